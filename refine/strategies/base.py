@@ -1,0 +1,171 @@
+"""The one strategy contract every query strategy, filter and ensemble implements.
+
+A strategy is a scikit-learn-style estimator: construction only stores parameters (so
+``get_params``, ``set_params`` and :func:`sklearn.base.clone` work), and one call,
+:meth:`Strategy.select`, returns the batch. :meth:`Strategy.select` validates its inputs and its
+subclass's output, so each subclass implements only :meth:`Strategy._select` for the regular case
+(more candidates than the batch size).
+
+Guarantees of :meth:`Strategy.select` (checked, not assumed):
+- indices into the pool (rows of ``ctx.X``), unique, all among ``candidates`` and so disjoint from
+  the labeled set;
+- exactly ``batch_size`` of them, or all candidates with a :class:`SmallPoolWarning` when fewer
+  candidates exist;
+- deterministic given ``rng`` (strategies draw randomness only from ``rng`` and
+  ``ctx.rng_for``).
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any, ClassVar
+
+import numpy as np
+from sklearn.base import BaseEstimator
+
+from refine.context import SelectionContext
+from refine.errors import ConfigError, PoolExhaustedError, RefineError, check_positive_int
+
+#: What a strategy may declare in :attr:`Strategy.requires`.
+REQUIREMENTS = frozenset({"probas", "head", "labels", "features", "normalized_features"})
+
+
+class SmallPoolWarning(UserWarning):
+    """Fewer candidates than the batch size: all candidates are returned."""
+
+
+class StrategyOutputError(RefineError):
+    """A strategy returned indices that break the contract (a bug in that strategy)."""
+
+
+class Strategy(BaseEstimator):
+    """Base class of all query strategies.
+
+    Class attributes
+    ----------------
+    name : str
+        Registry name (``refine run --strategy NAME``).
+    requires : frozenset of str
+        Model outputs the strategy reads (subset of :data:`REQUIREMENTS`), so callers can
+        precompute them once per cycle.
+    label_free : bool
+        True when the strategy works with an empty labeled set (cold start).
+    exact_batch : bool
+        True (all real strategies): exactly ``batch_size`` indices. Synthetic strategies of the
+        theory module set False to return batches of random size.
+    manages_pool : bool
+        True for strategies that subsample the pool themselves (Refine, filtered strategies): the
+        AL loop then hands them the whole unlabeled pool instead of a random subsample.
+    """
+
+    name: ClassVar[str] = ""
+    requires: ClassVar[frozenset[str]] = frozenset()
+    label_free: ClassVar[bool] = False
+    exact_batch: ClassVar[bool] = True
+    manages_pool: ClassVar[bool] = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        unknown = set(cls.requires) - REQUIREMENTS
+        if unknown:
+            raise TypeError(f"{cls.__name__}.requires has unknown entries {sorted(unknown)}")
+
+    # ------------------------------------------------------------------ the one call
+    def select(
+        self,
+        ctx: SelectionContext,
+        candidates: np.ndarray,
+        batch_size: int,
+        rng: np.random.Generator,
+    ) -> np.ndarray:
+        """Choose ``batch_size`` instances among ``candidates``.
+
+        Parameters
+        ----------
+        ctx : SelectionContext
+            Pool features, labeled set, head and memoised model outputs of this cycle.
+        candidates : ndarray of int
+            Pool indices the strategy may choose from (unlabeled, unique).
+        batch_size : int
+            Number of instances to select (b).
+        rng : numpy.random.Generator
+            The only source of randomness of this call.
+
+        Returns
+        -------
+        ndarray of int64
+            Selected pool indices (see the module docstring for the guarantees).
+        """
+        batch_size = check_positive_int("batch_size", batch_size)
+        if not isinstance(rng, np.random.Generator):
+            raise ConfigError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
+        candidates = np.asarray(candidates, dtype=np.int64).ravel()
+        if candidates.size == 0:
+            raise PoolExhaustedError("no candidates left to select from (the unlabeled pool is empty)")
+        if candidates.min() < 0 or candidates.max() >= ctx.n_pool:
+            raise ConfigError(f"candidates must be pool indices in [0, {ctx.n_pool})")
+        if ctx.labeled_mask[candidates].any():
+            raise ConfigError("candidates must not contain labeled instances")
+        if np.unique(candidates).size != candidates.size:
+            raise ConfigError("candidates must be unique")
+        if candidates.size <= batch_size:
+            if candidates.size < batch_size:
+                warnings.warn(
+                    f"{self.name or type(self).__name__}: only {candidates.size} candidates for a "
+                    f"batch of {batch_size}; returning all of them",
+                    SmallPoolWarning,
+                    stacklevel=2,
+                )
+            if self.exact_batch:
+                return candidates.copy()
+        chosen = np.asarray(self._select(ctx, candidates, batch_size, rng), dtype=np.int64).ravel()
+        self._check_output(chosen, candidates, batch_size)
+        return chosen
+
+    def _select(
+        self,
+        ctx: SelectionContext,
+        candidates: np.ndarray,
+        batch_size: int,
+        rng: np.random.Generator,
+    ) -> np.ndarray:
+        """Select exactly ``batch_size`` of ``candidates`` (``len(candidates) > batch_size``)."""
+        raise NotImplementedError
+
+    def _check_output(self, chosen: np.ndarray, candidates: np.ndarray, batch_size: int) -> None:
+        who = self.name or type(self).__name__
+        if np.unique(chosen).size != chosen.size:
+            raise StrategyOutputError(f"{who} returned duplicate indices")
+        if not np.isin(chosen, candidates).all():
+            raise StrategyOutputError(f"{who} returned indices outside the candidates")
+        if self.exact_batch and chosen.size != min(batch_size, candidates.size):
+            raise StrategyOutputError(
+                f"{who} returned {chosen.size} indices for a batch of {batch_size}"
+            )
+
+    # ------------------------------------------------------------------ optional hooks
+    def rank(
+        self,
+        ctx: SelectionContext,
+        candidates: np.ndarray,
+        n: int,
+        rng: np.random.Generator,
+    ) -> np.ndarray:
+        """An ordered list of up to ``n`` proposals, best first (TAILOR's ranked-proposer arms).
+
+        The default is the batch of :meth:`select` in the order the strategy produced it; greedy
+        strategies produce their picks in greedy order, which is their natural ranking.
+        """
+        return self.select(ctx, candidates, min(n, np.asarray(candidates).size), rng)
+
+    def observe(self, indices: np.ndarray, labels: np.ndarray, ctx: SelectionContext) -> None:
+        """Called by the loop after the labels of a selected batch are revealed (default: no-op)."""
+
+    def state_dict(self) -> dict:
+        """JSON-serialisable state carried across cycles (empty for stateless strategies)."""
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore the state saved by :meth:`state_dict` (resume after a kill)."""
+        if state:
+            raise ConfigError(f"{type(self).__name__} is stateless but got state {sorted(state)}")

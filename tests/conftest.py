@@ -1,0 +1,79 @@
+"""Shared fixtures: small synthetic pools and selection contexts with a trained head."""
+
+from __future__ import annotations
+
+import os
+
+import matplotlib
+import numpy as np
+import pytest
+
+matplotlib.use("Agg")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+from refine.context import SelectionContext  # noqa: E402
+from refine.head import HeadConfig  # noqa: E402
+
+
+def make_pool(
+    n: int = 300,
+    d: int = 8,
+    k: int = 4,
+    seed: int = 0,
+    spread: float = 1.0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """A Gaussian blob per class: features (n×d float32) and labels."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(0, 3.0, size=(k, d))
+    y = np.arange(n) % k
+    rng.shuffle(y)
+    X = centres[y] + rng.normal(0, spread, size=(n, d))
+    return X.astype(np.float32), y.astype(np.int64)
+
+
+def make_context(
+    n: int = 300,
+    d: int = 8,
+    k: int = 4,
+    n_labeled: int = 20,
+    seed: int = 0,
+    duplicates: bool = False,
+    missing_class: bool = False,
+    epochs: int = 50,
+) -> tuple[SelectionContext, np.ndarray]:
+    """A selection context over a synthetic pool, and its unlabeled indices.
+
+    Parameters
+    ----------
+    duplicates : bool
+        Make every feature row appear twice (the second half copies the first).
+    missing_class : bool
+        Keep class ``k-1`` out of the labeled set.
+    epochs : int
+        Head training epochs (fewer than the protocol's 200 to keep tests fast).
+    """
+    X, y = make_pool(n, d, k, seed)
+    if duplicates:
+        half = n // 2
+        X[half : 2 * half] = X[:half]
+        y[half : 2 * half] = y[:half]
+    rng = np.random.default_rng(seed + 1)
+    eligible = np.flatnonzero(y != k - 1) if missing_class else np.arange(n)
+    labeled = rng.choice(eligible, size=n_labeled, replace=False) if n_labeled else np.array([], int)
+    ctx = SelectionContext.from_arrays(
+        X,
+        labeled_idx=labeled,
+        labels=y[labeled],
+        n_classes=k,
+        seed=seed,
+        head_config=HeadConfig(epochs=epochs),
+    )
+    return ctx, ctx.unlabeled()
+
+
+@pytest.fixture
+def context_factory():
+    """Factory fixture around :func:`make_context`."""
+    return make_context
