@@ -10,7 +10,7 @@ import functools
 import re
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -89,37 +89,46 @@ def split_names(values: list[str]) -> list[str]:
 @app.command()
 @friendly_errors
 def run(
-    dataset: Annotated[str, typer.Option(help="Registered dataset (see `refine datasets`).")] = "digits",
+    dataset: Annotated[
+        str, typer.Option(help="Registered dataset (see `refine datasets`).")
+    ] = "digits",
     strategy: Annotated[
         list[str],
-        typer.Option(help="Strategy spec(s), repeatable or comma-separated, e.g. 'random,margin', "
-                     "'refine', 'filtered:bait' (see `refine strategies`)."),
+        typer.Option(
+            help="Strategy spec(s), repeatable or comma-separated, e.g. 'random,margin', "
+            "'refine', 'filtered:bait' (see `refine strategies`)."
+        ),
     ] = ["random"],  # noqa: B006 (typer reads the default)
     seeds: Annotated[str, typer.Option(help="Seeds: '1', '1-10', '1,3,5' or '1-3,7'.")] = "1",
     cycles: Annotated[int, typer.Option(help="AL cycles after the initial pool (paper: 20).")] = 20,
     batch_size: Annotated[
-        Optional[int], typer.Option(help="Instances per cycle b (default: the dataset's b).")
+        int | None, typer.Option(help="Instances per cycle b (default: the dataset's b).")
     ] = None,
     subsample: Annotated[
-        int, typer.Option(help="Random subsample of the unlabeled pool scored by single strategies "
-                          "per query (0 = whole pool). Refine/filtered strategies ignore it.")
+        int,
+        typer.Option(
+            help="Random subsample of the unlabeled pool scored by single strategies "
+            "per query (0 = whole pool). Refine/filtered strategies ignore it."
+        ),
     ] = 5000,
-    out: Annotated[Path, typer.Option(help="Results folder (one Parquet file per trial).")] = Path("results"),
+    out: Annotated[Path, typer.Option(help="Results folder (one Parquet file per trial).")] = Path(
+        "results"
+    ),
     resume: Annotated[bool, typer.Option(help="Continue unfinished trials in --out.")] = False,
     backbone: Annotated[
-        Optional[str], typer.Option(help="Backbone of image/audio datasets (e.g. dinov2, clip).")
+        str | None, typer.Option(help="Backbone of image/audio datasets (e.g. dinov2, clip).")
     ] = None,
     features_dir: Annotated[
-        Optional[Path], typer.Option(help="Feature cache folder for image/audio datasets.")
+        Path | None, typer.Option(help="Feature cache folder for image/audio datasets.")
     ] = None,
     device: Annotated[str, typer.Option(help="Torch device: cpu, cuda, cuda:N or auto.")] = "cpu",
     epochs: Annotated[int, typer.Option(help="Head training epochs (paper: 200).")] = 200,
     param: Annotated[
-        Optional[list[str]], typer.Option(help="Strategy parameter KEY=VALUE (repeatable), e.g. "
-                                          "--param rounds=3.")
+        list[str] | None,
+        typer.Option(help="Strategy parameter KEY=VALUE (repeatable), e.g. --param rounds=3."),
     ] = None,
     dataset_param: Annotated[
-        Optional[list[str]], typer.Option(help="Dataset loader parameter KEY=VALUE (repeatable).")
+        list[str] | None, typer.Option(help="Dataset loader parameter KEY=VALUE (repeatable).")
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
@@ -146,27 +155,48 @@ def run(
     entry = dataset_entry(dataset)
     ds_params = parse_params(dataset_param)
     if entry.needs_features:
-        ds_params.update({k: v for k, v in dict(backbone=backbone, features_dir=features_dir,
-                                                 device=device).items() if v is not None})
+        ds_params.update(
+            {
+                k: v
+                for k, v in dict(
+                    backbone=backbone, features_dir=features_dir, device=device
+                ).items()
+                if v is not None
+            }
+        )
     elif backbone is not None or features_dir is not None:
-        raise ConfigError(f"dataset {dataset!r} has fixed features; --backbone/--features-dir do not apply")
+        raise ConfigError(
+            f"dataset {dataset!r} has fixed features; --backbone/--features-dir do not apply"
+        )
     data = load_dataset(dataset, **ds_params)
     b = batch_size if batch_size is not None else data.batch_size
     if b <= 0:
         raise ConfigError(f"--batch-size must be a positive integer, got {b}")
     specs = [
         TrialSpec(
-            dataset=dataset, backbone=data.backbone, strategy=n, seed=s, n_cycles=cycles,
-            batch_size=b, subsample=subsample or None, strategy_params=strategy_params,
-            head=HeadConfig(epochs=epochs), device=device,
+            dataset=dataset,
+            backbone=data.backbone,
+            strategy=n,
+            seed=s,
+            n_cycles=cycles,
+            batch_size=b,
+            subsample=subsample or None,
+            strategy_params=strategy_params,
+            head=HeadConfig(epochs=epochs),
+            device=device,
         )
         for n in names
         for s in seed_list
     ]
     _preflight(data, specs, out, resume)
     with Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=err_console, disable=quiet, transient=False,
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        disable=quiet,
+        transient=False,
     ) as progress:
         task = progress.add_task(f"{dataset}", total=len(specs) * (cycles + 1))
         for spec in specs:
@@ -219,7 +249,7 @@ def _preflight(data, specs, out: Path, resume: bool) -> None:
 def report(
     results: Annotated[Path, typer.Argument(help="Results folder written by `refine run`.")],
     figures: Annotated[
-        Optional[Path], typer.Option(help="Where to write figures (default: RESULTS/figures).")
+        Path | None, typer.Option(help="Where to write figures (default: RESULTS/figures).")
     ] = None,
     baseline: Annotated[str, typer.Option(help="Strategy the gains are relative to.")] = "random",
 ) -> None:
@@ -256,7 +286,9 @@ def report(
     fig_dir = figures or (results / "figures")
     paths = [plot_learning_curves(df, fig_dir / "learning_curves.png")]
     if baseline in set(df.strategy):
-        paths.append(plot_learning_curves(df, fig_dir / "relative_learning_curves.png", relative=True))
+        paths.append(
+            plot_learning_curves(df, fig_dir / "relative_learning_curves.png", relative=True)
+        )
     if len(wr) > 1:
         paths.append(plot_win_rates(df, fig_dir / "win_rates.png"))
     trace = plot_pool_trace(df, fig_dir / "pool_trace.png")

@@ -110,8 +110,11 @@ class SelectionContext:
         if labeled_idx.size and (labeled_idx.min() < 0 or labeled_idx.max() >= X.shape[0]):
             raise DataError("labeled indices out of range of the pool")
         trainer = HeadTrainer(
-            X.shape[1], max(int(n_classes), 2), init_seed=int(child_seed(seed, "head-init").generate_state(1)[0]),
-            config=head_config, device=device,
+            X.shape[1],
+            max(int(n_classes), 2),
+            init_seed=int(child_seed(seed, "head-init").generate_state(1)[0]),
+            config=head_config,
+            device=device,
         )
         return cls(X, labeled_idx, labels, n_classes, trainer, None, seed=seed, cycle=cycle)
 

@@ -35,7 +35,9 @@ def validate_features(X: Any, *, name: str = "features") -> np.ndarray:
     return arr
 
 
-def validate_labels(y: Any, n: int, n_classes: int | None = None, *, name: str = "labels") -> np.ndarray:
+def validate_labels(
+    y: Any, n: int, n_classes: int | None = None, *, name: str = "labels"
+) -> np.ndarray:
     """Return ``y`` as an int64 vector of length ``n`` with values in ``[0, n_classes)``."""
     arr = np.asarray(y)
     if arr.ndim != 1:
@@ -43,7 +45,11 @@ def validate_labels(y: Any, n: int, n_classes: int | None = None, *, name: str =
     if arr.shape[0] != n:
         raise DataError(f"features and {name} have different lengths: {n} vs {arr.shape[0]}")
     if not np.issubdtype(arr.dtype, np.integer):
-        if np.issubdtype(arr.dtype, np.floating) and np.all(np.isfinite(arr)) and np.all(arr == np.round(arr)):
+        if (
+            np.issubdtype(arr.dtype, np.floating)
+            and np.all(np.isfinite(arr))
+            and np.all(arr == np.round(arr))
+        ):
             arr = arr.astype(np.int64)
         else:
             raise DataError(f"{name} must be integer class indices, got dtype {arr.dtype}")
@@ -100,7 +106,9 @@ class Dataset:
             )
         if int(self.n_classes) < 2:
             raise DataError(f"n_classes must be >= 2, got {self.n_classes}")
-        y_train = validate_labels(self.y_train, X_train.shape[0], self.n_classes, name="train labels")
+        y_train = validate_labels(
+            self.y_train, X_train.shape[0], self.n_classes, name="train labels"
+        )
         y_test = validate_labels(self.y_test, X_test.shape[0], self.n_classes, name="test labels")
         if int(self.batch_size) < 1:
             raise DataError(f"batch_size must be >= 1, got {self.batch_size}")

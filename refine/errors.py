@@ -51,8 +51,10 @@ def unknown_choice(param: str, value: object, allowed: Iterable[str]) -> ConfigE
 
 def check_positive_int(param: str, value: object, *, minimum: int = 1) -> int:
     """Return ``value`` as ``int`` if it is an integer ``>= minimum``, else raise ConfigError."""
-    if isinstance(value, bool) or not isinstance(value, (int,)) and not (
-        hasattr(value, "__index__")
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int,))
+        and not (hasattr(value, "__index__"))
     ):
         raise ConfigError(f"{param} must be an integer >= {minimum}, got {value!r}")
     ivalue = int(value)  # type: ignore[arg-type]
@@ -61,7 +63,9 @@ def check_positive_int(param: str, value: object, *, minimum: int = 1) -> int:
     return ivalue
 
 
-def check_fraction(param: str, value: float, *, low_open: bool = True, high_closed: bool = True) -> float:
+def check_fraction(
+    param: str, value: float, *, low_open: bool = True, high_closed: bool = True
+) -> float:
     """Return ``value`` as ``float`` if it lies in (0, 1] (by default), else raise ConfigError."""
     try:
         fvalue = float(value)

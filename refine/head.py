@@ -31,7 +31,9 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
     try:
         dev = torch.device(device)
     except (RuntimeError, TypeError):
-        raise ConfigError(f"device must be 'cpu', 'cuda', 'cuda:N' or 'auto', got {device!r}") from None
+        raise ConfigError(
+            f"device must be 'cpu', 'cuda', 'cuda:N' or 'auto', got {device!r}"
+        ) from None
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ConfigError("device='cuda' was requested but CUDA is not available; use device='cpu'")
     return dev
@@ -93,7 +95,9 @@ class LinearHead:
         self.weight = np.ascontiguousarray(weight, dtype=np.float32)
         self.bias = np.ascontiguousarray(bias, dtype=np.float32)
         if self.weight.ndim != 2 or self.bias.shape != (self.weight.shape[0],):
-            raise DataError(f"head weight {self.weight.shape} and bias {self.bias.shape} do not fit")
+            raise DataError(
+                f"head weight {self.weight.shape} and bias {self.bias.shape} do not fit"
+            )
 
     @property
     def n_classes(self) -> int:
@@ -187,7 +191,9 @@ class HeadTrainer:
         """
         if n_classes < self.n_classes:
             raise ConfigError(f"n_classes can only grow: {n_classes} < {self.n_classes}")
-        grown = HeadTrainer(self.n_features, n_classes, self.init_seed, self.config, str(self.device))
+        grown = HeadTrainer(
+            self.n_features, n_classes, self.init_seed, self.config, str(self.device)
+        )
         grown.init_weight[: self.n_classes] = self.init_weight
         grown.init_bias[: self.n_classes] = self.init_bias
         return grown
@@ -223,7 +229,9 @@ class HeadTrainer:
         Xt = torch.as_tensor(np.ascontiguousarray(X, dtype=np.float32), device=dev)
         yt = torch.as_tensor(np.asarray(y, dtype=np.int64), device=dev)
         if int(yt.max()) >= self.n_classes or int(yt.min()) < 0:
-            raise DataError(f"labels must lie in [0, {self.n_classes}), got {int(yt.min())}..{int(yt.max())}")
+            raise DataError(
+                f"labels must lie in [0, {self.n_classes}), got {int(yt.min())}..{int(yt.max())}"
+            )
         W = torch.as_tensor(self.init_weight, device=dev).clone()
         b = torch.as_tensor(self.init_bias, device=dev).clone()
         bufW = torch.zeros_like(W)

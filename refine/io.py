@@ -69,7 +69,9 @@ def _json_default(obj: Any) -> Any:
     raise TypeError(f"cannot serialise {type(obj).__name__} to JSON")
 
 
-def write_parquet_atomic(path: str | os.PathLike, df: pd.DataFrame, metadata: dict[str, Any]) -> None:
+def write_parquet_atomic(
+    path: str | os.PathLike, df: pd.DataFrame, metadata: dict[str, Any]
+) -> None:
     """Write ``df`` to ``path`` atomically with JSON ``metadata`` in the Parquet footer."""
     table = pa.Table.from_pandas(df, preserve_index=False)
     existing = table.schema.metadata or {}

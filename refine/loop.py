@@ -221,7 +221,9 @@ def run_trial(
             },
         )
 
-    labeled = np.concatenate([np.asarray(r["selected"], dtype=np.int64) for r in rows]) if rows else None
+    labeled = (
+        np.concatenate([np.asarray(r["selected"], dtype=np.int64) for r in rows]) if rows else None
+    )
     head = None
     if rows:
         # The head at the end of the last completed cycle (training is deterministic).
@@ -236,15 +238,23 @@ def run_trial(
             labeled = selected
         else:
             ctx = SelectionContext(
-                X, labeled, y[labeled], dataset.n_classes, trainer, head,
-                seed=child_seed(seed, "cycle", cycle, "context"), cycle=cycle,
+                X,
+                labeled,
+                y[labeled],
+                dataset.n_classes,
+                trainer,
+                head,
+                seed=child_seed(seed, "cycle", cycle, "context"),
+                cycle=cycle,
             )
             candidates = ctx.unlabeled()
             if not strategy.manages_pool and spec.subsample and candidates.size > spec.subsample:
                 sub_rng = child_rng(seed, "cycle", cycle, "subsample")
                 candidates = np.sort(sub_rng.choice(candidates, spec.subsample, replace=False))
             t0 = time.perf_counter()
-            selected = strategy.select(ctx, candidates, b, child_rng(seed, "cycle", cycle, "select"))
+            selected = strategy.select(
+                ctx, candidates, b, child_rng(seed, "cycle", cycle, "select")
+            )
             sel_seconds = time.perf_counter() - t0
             trace = getattr(strategy, "trace_", None)
             strategy.observe(selected, y[selected], ctx)

@@ -90,11 +90,15 @@ def relative_learning_curves(results: pd.DataFrame, baseline: str = "random") ->
     if base.empty:
         raise ConfigError(f"relative curves need the baseline strategy {baseline!r} in the results")
     keys = pd.MultiIndex.from_frame(curves[SETTING_KEYS + ["cycle"]])
-    curves["relative_pp"] = (curves["accuracy_mean"].to_numpy() - base.reindex(keys).to_numpy()) * 100
+    curves["relative_pp"] = (
+        curves["accuracy_mean"].to_numpy() - base.reindex(keys).to_numpy()
+    ) * 100
     return curves.dropna(subset=["relative_pp"])
 
 
-def win_rate_matrix(results_or_aulc: pd.DataFrame, strategies: list[str] | None = None) -> pd.DataFrame:
+def win_rate_matrix(
+    results_or_aulc: pd.DataFrame, strategies: list[str] | None = None
+) -> pd.DataFrame:
     """Win rates ``W[i, j]`` = mean over settings of the fraction of seeds with AULC_i > AULC_j.
 
     Parameters
@@ -131,7 +135,9 @@ def win_rate_matrix(results_or_aulc: pd.DataFrame, strategies: list[str] | None 
     with np.errstate(invalid="ignore"):
         mat = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
     np.fill_diagonal(mat, np.nan)
-    return pd.DataFrame(mat, index=pd.Index(names, name="strategy"), columns=pd.Index(names, name="versus"))
+    return pd.DataFrame(
+        mat, index=pd.Index(names, name="strategy"), columns=pd.Index(names, name="versus")
+    )
 
 
 def _require(df: pd.DataFrame, cols: list[str]) -> None:

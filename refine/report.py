@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from refine.metrics import relative_learning_curves, summary_table, win_rate_matrix, learning_curves
+from refine.metrics import learning_curves, relative_learning_curves, summary_table, win_rate_matrix
 
 
 def _plt():
@@ -28,16 +28,25 @@ def plot_learning_curves(results: pd.DataFrame, path: str | Path, relative: bool
     curves = relative_learning_curves(results) if relative else learning_curves(results)
     settings = list(curves.groupby(["dataset", "backbone"]).groups)
     fig, axes = plt.subplots(1, len(settings), figsize=(5.5 * len(settings), 4), squeeze=False)
-    palette = dict(zip(sorted(curves.strategy.unique()), sns.color_palette("tab10", 20), strict=False))
+    palette = dict(
+        zip(sorted(curves.strategy.unique()), sns.color_palette("tab10", 20), strict=False)
+    )
     for ax, (ds, bb) in zip(axes[0], settings, strict=True):
         sub = curves[(curves.dataset == ds) & (curves.backbone == bb)]
         for strat, g in sub.groupby("strategy"):
             y = g["relative_pp"] if relative else g["accuracy_mean"]
-            style = dict(lw=2.2, color="black") if strat == "refine" else dict(lw=1.3, color=palette[strat])
+            style = (
+                dict(lw=2.2, color="black")
+                if strat == "refine"
+                else dict(lw=1.3, color=palette[strat])
+            )
             ax.plot(g["n_labeled"], y, label=strat, **style)
             if not relative and g["accuracy_std"].notna().any():
                 ax.fill_between(
-                    g["n_labeled"], y - g["accuracy_std"], y + g["accuracy_std"], alpha=0.12,
+                    g["n_labeled"],
+                    y - g["accuracy_std"],
+                    y + g["accuracy_std"],
+                    alpha=0.12,
                     color=style["color"],
                 )
         if relative:
@@ -55,7 +64,9 @@ def plot_learning_curves(results: pd.DataFrame, path: str | Path, relative: bool
     return path
 
 
-def plot_win_rates(results: pd.DataFrame, path: str | Path, strategies: list[str] | None = None) -> Path:
+def plot_win_rates(
+    results: pd.DataFrame, path: str | Path, strategies: list[str] | None = None
+) -> Path:
     """Heatmap of the win-rate matrix (paper Figs. 2 and 4)."""
     import seaborn as sns
 
@@ -80,8 +91,16 @@ def pool_traces(results: pd.DataFrame) -> pd.DataFrame:
         for r, size in enumerate(tr.get("pool_sizes", []), start=1):
             contrib = tr.get("contributions", [{}] * len(tr["pool_sizes"]))[r - 1]
             rows.append(
-                dict(dataset=rec.dataset, backbone=rec.backbone, strategy=rec.strategy, seed=rec.seed,
-                     cycle=rec.cycle, round=r, pool_size=size, **{f"from_{k}": v for k, v in contrib.items()})
+                dict(
+                    dataset=rec.dataset,
+                    backbone=rec.backbone,
+                    strategy=rec.strategy,
+                    seed=rec.seed,
+                    cycle=rec.cycle,
+                    round=r,
+                    pool_size=size,
+                    **{f"from_{k}": v for k, v in contrib.items()},
+                )
             )
     return pd.DataFrame(rows)
 

@@ -61,7 +61,9 @@ def make_context(
         y[half : 2 * half] = y[:half]
     rng = np.random.default_rng(seed + 1)
     eligible = np.flatnonzero(y != k - 1) if missing_class else np.arange(n)
-    labeled = rng.choice(eligible, size=n_labeled, replace=False) if n_labeled else np.array([], int)
+    labeled = (
+        rng.choice(eligible, size=n_labeled, replace=False) if n_labeled else np.array([], int)
+    )
     ctx = SelectionContext.from_arrays(
         X,
         labeled_idx=labeled,

@@ -101,7 +101,9 @@ class Strategy(BaseEstimator):
             raise ConfigError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
         candidates = np.asarray(candidates, dtype=np.int64).ravel()
         if candidates.size == 0:
-            raise PoolExhaustedError("no candidates left to select from (the unlabeled pool is empty)")
+            raise PoolExhaustedError(
+                "no candidates left to select from (the unlabeled pool is empty)"
+            )
         if candidates.min() < 0 or candidates.max() >= ctx.n_pool:
             raise ConfigError(f"candidates must be pool indices in [0, {ctx.n_pool})")
         if ctx.labeled_mask[candidates].any():

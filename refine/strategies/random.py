@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from refine.strategies.base import Strategy
 from refine.strategies.registry import register_strategy
 

@@ -39,7 +39,9 @@ def strategy_class(name: str) -> type[Strategy]:
     try:
         return _STRATEGIES[name]
     except KeyError:
-        raise unknown_choice("strategy", name, available_strategies(include_composite=True)) from None
+        raise unknown_choice(
+            "strategy", name, available_strategies(include_composite=True)
+        ) from None
 
 
 def make_strategy(spec: str, **params) -> Strategy:

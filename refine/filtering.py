@@ -1,0 +1,268 @@
+"""Progressive filtering (Algorithm 1 of the paper, stage 1) and its pool trace.
+
+Each round r, every strategy a of the ensemble makes m draws; draw j scores a fresh uniform
+subsample (without replacement) of the current pool P_{r−1} and selects b instances; the union of
+all draws becomes P_r. Two variants (refine.md §2):
+
+``variant="published"`` (default; the authors' code, which produced the paper's numbers)
+    round 1 subsamples ``min(first_subsample, |U|)`` instances (5000); later rounds
+    ``max(b, ⌊α·|P|⌋)``; after each round the pool is cut at random to ``max_pool`` (10 000).
+``variant="paper"``
+    every round subsamples ``max(b, ⌊α·|P|⌋)`` (round 1: α·|U|) and there is no cap.
+
+The pool never drops below b: every draw selects b distinct instances of a pool of at least b.
+
+The draws of one round are independent given the pool. Each draw's randomness comes from a child
+seed addressed by (round, strategy position, draw), so running them in threads (``n_jobs > 1``)
+gives results identical to the serial run. All draws share one
+:class:`~refine.context.SelectionContext`, so model outputs (probabilities, UHerding's temperature
+and bandwidth, ...) are computed once per cycle, not once per draw.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+from sklearn.base import BaseEstimator, clone
+
+from refine.context import SelectionContext
+from refine.ensemble import DEFAULT_ENSEMBLE
+from refine.errors import ConfigError, check_fraction, check_positive_int, unknown_choice
+from refine.seeding import child_rng, rng_seed_sequence
+from refine.strategies.base import Strategy
+from refine.strategies.registry import make_strategy
+
+VARIANTS = ("published", "paper")
+
+
+@dataclass
+class FilterTrace:
+    """What happened in one filtering call (the data behind the paper's Fig. 1).
+
+    Attributes
+    ----------
+    strategies : list of str
+        Strategy labels in ensemble order.
+    subsample_sizes : list of int
+        Subsample size s_r used in each round.
+    union_sizes : list of int
+        |union of the round's batches| before the cap.
+    pool_sizes : list of int
+        |P_r| after each round (after the cap).
+    contributions : list of dict
+        Per round: strategy → number of distinct instances it selected (over its m draws).
+    exclusive : list of dict
+        Per round: strategy → instances of P_r that only this strategy selected.
+    overlaps : list of dict
+        Per round: ``"a|b"`` → instances of the union selected by both a and b.
+    seconds : dict
+        Strategy → total seconds spent in its draws (all rounds).
+    nominators : dict
+        Pool index → {round: [strategies that selected it in that round]} for the members of the
+        final pool P_R (filled for every round it survived).
+    """
+
+    strategies: list[str]
+    subsample_sizes: list[int] = field(default_factory=list)
+    union_sizes: list[int] = field(default_factory=list)
+    pool_sizes: list[int] = field(default_factory=list)
+    contributions: list[dict] = field(default_factory=list)
+    exclusive: list[dict] = field(default_factory=list)
+    overlaps: list[dict] = field(default_factory=list)
+    seconds: dict = field(default_factory=dict)
+    nominators: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["nominators"] = {str(k): v for k, v in self.nominators.items()}
+        return d
+
+
+def _label(strategy: Strategy | str) -> str:
+    return strategy if isinstance(strategy, str) else (strategy.name or type(strategy).__name__)
+
+
+class ProgressiveFilter(BaseEstimator):
+    """Progressive filtering of an unlabeled pool by an ensemble of strategies.
+
+    Parameters
+    ----------
+    strategies : sequence of str or Strategy
+        The ensemble A (default: the nine strategies of the published code).
+    rounds : int
+        Number of rounds R (5).
+    draws_per_strategy : int
+        Draws m per strategy and round (11 = the published ``num_batches=100`` split over nine
+        strategies).
+    sample_ratio : float
+        α in (0, 1] (0.4): later rounds subsample ``max(b, ⌊α·|P|⌋)`` instances.
+    first_subsample : int
+        Round-1 subsample size of the published variant (5000).
+    max_pool : int or None
+        Random cap on the pool after each round in the published variant (10 000); None = no cap.
+    variant : {"published", "paper"}
+        See the module docstring.
+    strategy_params : dict, optional
+        ``{strategy name: {param: value}}`` for strategies given by name.
+    n_jobs : int
+        Threads for the draws of a round (1 = serial). Results do not depend on it.
+
+    References
+    ----------
+    D. Huseljic et al. Cleaning the Pool: Progressive Filtering of Unlabeled Pools in Deep Active
+    Learning. arXiv 2511.22344, Algorithm 1.
+    """
+
+    def __init__(
+        self,
+        strategies=DEFAULT_ENSEMBLE,
+        rounds: int = 5,
+        draws_per_strategy: int = 11,
+        sample_ratio: float = 0.4,
+        first_subsample: int = 5000,
+        max_pool: int | None = 10000,
+        variant: str = "published",
+        strategy_params: dict | None = None,
+        n_jobs: int = 1,
+    ):
+        self.strategies = strategies
+        self.rounds = rounds
+        self.draws_per_strategy = draws_per_strategy
+        self.sample_ratio = sample_ratio
+        self.first_subsample = first_subsample
+        self.max_pool = max_pool
+        self.variant = variant
+        self.strategy_params = strategy_params
+        self.n_jobs = n_jobs
+
+    # ------------------------------------------------------------------ validation
+    def _validate(self) -> list[Strategy]:
+        check_positive_int("rounds", self.rounds)
+        check_positive_int("draws_per_strategy", self.draws_per_strategy)
+        check_fraction("sample_ratio", self.sample_ratio)
+        check_positive_int("first_subsample", self.first_subsample)
+        if self.max_pool is not None:
+            check_positive_int("max_pool", self.max_pool)
+        check_positive_int("n_jobs", self.n_jobs)
+        if self.variant not in VARIANTS:
+            raise unknown_choice("variant", self.variant, VARIANTS)
+        if not self.strategies:
+            raise ConfigError("strategies must name at least one strategy")
+        params = self.strategy_params or {}
+        built = []
+        for s in self.strategies:
+            if isinstance(s, str):
+                built.append(make_strategy(s, **params.get(s, {})))
+            elif isinstance(s, Strategy):
+                built.append(clone(s))
+            else:
+                raise ConfigError(f"strategies must be names or Strategy instances, got {s!r}")
+        return built
+
+    def subsample_size(self, round_: int, pool_size: int, n_unlabeled: int, batch_size: int) -> int:
+        """s_r: the subsample size of round ``round_`` (1-based) for a pool of ``pool_size``."""
+        if round_ == 1 and self.variant == "published":
+            s = self.first_subsample
+        else:
+            base = n_unlabeled if round_ == 1 else pool_size
+            s = max(batch_size, int(np.floor(self.sample_ratio * base)))
+        return int(min(s, pool_size))
+
+    # ------------------------------------------------------------------ the filter
+    def filter(
+        self,
+        ctx: SelectionContext,
+        candidates: np.ndarray,
+        batch_size: int,
+        rng: np.random.Generator,
+    ) -> tuple[np.ndarray, FilterTrace]:
+        """Run R filtering rounds on ``candidates``.
+
+        Returns
+        -------
+        pool : ndarray of int64
+            The refined pool P_R (sorted pool indices, a subset of ``candidates``).
+        trace : FilterTrace
+            Pool sizes, contributions, overlaps, timings and nominators.
+        """
+        strategies = self._validate()
+        batch_size = check_positive_int("batch_size", batch_size)
+        labels = [_label(s) for s in strategies]
+        keys = [f"{i}:{lab}" for i, lab in enumerate(labels)]
+        root = rng_seed_sequence(rng)
+        pool = np.sort(np.asarray(candidates, dtype=np.int64))
+        n_unlabeled = pool.size
+        trace = FilterTrace(strategies=labels, seconds={lab: 0.0 for lab in labels})
+        m = self.draws_per_strategy
+        history: list[dict[int, list[str]]] = []
+        executor = ThreadPoolExecutor(self.n_jobs) if self.n_jobs > 1 else None
+        try:
+            for r in range(1, self.rounds + 1):
+                s = self.subsample_size(r, pool.size, n_unlabeled, batch_size)
+                cur = pool
+
+                def draw(task, r=r, s=s, cur=cur):
+                    i, j = task
+                    sub_rng = child_rng(
+                        root, "round", r, "strategy", keys[i], "draw", j, "subsample"
+                    )
+                    sel_rng = child_rng(root, "round", r, "strategy", keys[i], "draw", j, "select")
+                    subset = np.sort(sub_rng.choice(cur, size=s, replace=False))
+                    t0 = time.perf_counter()
+                    chosen = strategies[i].select(ctx, subset, batch_size, sel_rng)
+                    return i, chosen, time.perf_counter() - t0
+
+                tasks = [(i, j) for i in range(len(strategies)) for j in range(m)]
+                results = list(executor.map(draw, tasks)) if executor else [draw(t) for t in tasks]
+                picked: dict[int, set[int]] = defaultdict(set)
+                for i, chosen, secs in results:
+                    picked[i].update(chosen.tolist())
+                    trace.seconds[labels[i]] += secs
+                union = np.array(sorted(set().union(*picked.values())), dtype=np.int64)
+                trace.subsample_sizes.append(s)
+                trace.union_sizes.append(int(union.size))
+                if (
+                    self.variant == "published"
+                    and self.max_pool is not None
+                    and union.size > self.max_pool
+                ):
+                    cap_rng = child_rng(root, "round", r, "cap")
+                    union = np.sort(cap_rng.choice(union, size=self.max_pool, replace=False))
+                # Exact-batch strategies keep |P_r| >= min(b, |P_{r-1}|) by construction; synthetic
+                # variable-size strategies (theory module) may empty the pool, which ends filtering.
+                pool = union
+                members = set(pool.tolist())
+                who: dict[int, list[str]] = defaultdict(list)
+                for i, idx in picked.items():
+                    for x in idx:
+                        if x in members:
+                            who[x].append(labels[i])
+                history.append(who)
+                trace.pool_sizes.append(int(pool.size))
+                trace.contributions.append(
+                    {labels[i]: len(picked.get(i, ())) for i in range(len(labels))}
+                )
+                trace.exclusive.append(
+                    {lab: sum(1 for v in who.values() if v == [lab]) for lab in labels}
+                )
+                ov = {}
+                for a in range(len(labels)):
+                    for c in range(a + 1, len(labels)):
+                        ov[f"{labels[a]}|{labels[c]}"] = len(
+                            picked.get(a, set()) & picked.get(c, set())
+                        )
+                trace.overlaps.append(ov)
+                if pool.size == 0:
+                    break
+        finally:
+            if executor is not None:
+                executor.shutdown()
+        trace.nominators = {
+            int(x): {str(r + 1): history[r].get(int(x), []) for r in range(len(history))}
+            for x in pool.tolist()
+        }
+        return pool, trace

@@ -1,0 +1,150 @@
+"""The CLI: clear errors with exit code 2, and the run → report path."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from refine.cli import app, parse_seeds
+from refine.data import Dataset
+from refine.datasets.registry import _REGISTRY, register_dataset
+from refine.errors import ConfigError
+
+runner = CliRunner()
+
+
+def invoke(*args):
+    return runner.invoke(app, list(args))
+
+
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("1", [1]),
+        ("1-3", [1, 2, 3]),
+        ("1,3,5", [1, 3, 5]),
+        ("1-3,7", [1, 2, 3, 7]),
+        (" 2 , 2-3", [2, 3]),
+    ],
+)
+def test_parse_seeds(text, expected):
+    assert parse_seeds(text) == expected
+
+
+@pytest.mark.parametrize("text", ["", "a", "1-", "3-1", "1..3", "-2", "1,,2"])
+def test_malformed_seeds(text):
+    with pytest.raises(ConfigError, match="--seeds"):
+        parse_seeds(text)
+
+
+@pytest.mark.parametrize(
+    "args,needle",
+    [
+        (["--dataset", "imagenet9"], "allowed values: digits"),
+        (["--strategy", "psychic"], "allowed values:"),
+        (["--strategy", "margin,psychic"], "psychic"),
+        (["--batch-size", "0"], "--batch-size"),
+        (["--batch-size", "-3"], "--batch-size"),
+        (["--batch-size", "2000"], "larger than the pool"),
+        (["--seeds", "1-x"], "--seeds"),
+        (["--cycles", "-1"], "--cycles"),
+        (["--device", "tpu"], "device"),
+        (["--param", "noequals"], "KEY=VALUE"),
+    ],
+)
+def test_bad_input_clear_error_nonzero_exit(tmp_path, args, needle):
+    res = invoke("run", "--out", str(tmp_path), "-q", *args)
+    assert res.exit_code == 2, res.output
+    assert needle in res.output
+    assert "Traceback" not in res.output
+
+
+@pytest.fixture
+def nan_dataset():
+    name = "test-nan-features"
+
+    def loader():
+        X = np.ones((50, 3), np.float32)
+        X[7, 1] = np.nan
+        return Dataset(name, X, np.arange(50) % 2, X[:5], np.arange(5) % 2, 2, 5)
+
+    register_dataset(name, batch_size=5, n_classes=2, description="NaN test")(loader)
+    yield name
+    del _REGISTRY[name]
+
+
+def test_nan_features_clear_error(tmp_path, nan_dataset):
+    res = invoke("run", "--dataset", nan_dataset, "--out", str(tmp_path), "-q")
+    assert res.exit_code == 2 and "NaN or inf" in res.output
+
+
+def test_run_report_and_conflicting_out_folder(tmp_path):
+    out = tmp_path / "res"
+    res = invoke(
+        "run",
+        "--strategy",
+        "random,margin",
+        "--seeds",
+        "1-2",
+        "--cycles",
+        "3",
+        "--epochs",
+        "20",
+        "--out",
+        str(out),
+        "-q",
+    )
+    assert res.exit_code == 0, res.output
+    assert len(list(out.rglob("*.parquet"))) == 4
+    rep = invoke("report", str(out))
+    assert rep.exit_code == 0, rep.output
+    assert "margin" in rep.output and "win rate" in rep.output
+    assert (out / "figures" / "learning_curves.png").stat().st_size > 1000
+    # same folder, different configuration → clear error naming the difference, nothing run
+    res = invoke(
+        "run",
+        "--strategy",
+        "margin",
+        "--seeds",
+        "1",
+        "--cycles",
+        "4",
+        "--epochs",
+        "20",
+        "--out",
+        str(out),
+        "-q",
+    )
+    assert (
+        res.exit_code == 2 and "different configuration" in res.output and "n_cycles" in res.output
+    )
+    # rerunning the same configuration skips finished trials
+    res = invoke(
+        "run",
+        "--strategy",
+        "margin",
+        "--seeds",
+        "1-2",
+        "--cycles",
+        "3",
+        "--epochs",
+        "20",
+        "--out",
+        str(out),
+        "-q",
+    )
+    assert res.exit_code == 0, res.output
+
+
+def test_report_errors(tmp_path):
+    res = invoke("report", str(tmp_path / "missing"))
+    assert res.exit_code == 2 and "does not exist" in res.output
+    res = invoke("report", str(tmp_path))
+    assert res.exit_code == 2 and "no results" in res.output
+
+
+def test_listing_commands():
+    assert "digits" in invoke("datasets").output
+    out = invoke("strategies").output
+    assert "margin" in out and "filtered:<strategy>" in out

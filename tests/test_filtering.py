@@ -1,0 +1,209 @@
+"""Progressive filtering (Algorithm 1) and Refine: invariants, variants, statistics."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from refine.context import SelectionContext
+from refine.errors import ConfigError
+from refine.filtering import ProgressiveFilter
+from refine.strategies import Strategy, make_strategy
+from tests.conftest import make_context
+
+CHEAP = ("random", "margin")
+
+
+class Bernoulli(Strategy):
+    """Includes each subsample member independently with a known probability ``probs[x]``."""
+
+    name = "test-bernoulli"
+    exact_batch = False
+    label_free = True
+
+    def __init__(self, probs=None):
+        self.probs = probs
+
+    def _select(self, ctx, candidates, batch_size, rng):
+        return candidates[rng.random(candidates.size) < np.asarray(self.probs)[candidates]]
+
+
+class FirstB(Strategy):
+    """Deterministic: the b candidates with the smallest index."""
+
+    name = "test-first-b"
+    label_free = True
+
+    def _select(self, ctx, candidates, batch_size, rng):
+        return np.sort(candidates)[:batch_size]
+
+
+def run_filter(ctx, cand, b=10, seed=0, **kw):
+    kw.setdefault("strategies", CHEAP)
+    pf = ProgressiveFilter(**kw)
+    return pf.filter(ctx, cand, b, np.random.default_rng(seed))
+
+
+@pytest.mark.parametrize("variant", ["published", "paper"])
+def test_invariants_nested_pools_sizes_and_cap(variant):
+    ctx, cand = make_context(n=2000, d=6, k=3, seed=0)
+    pool, trace = run_filter(
+        ctx,
+        cand,
+        b=10,
+        variant=variant,
+        rounds=4,
+        draws_per_strategy=30,
+        first_subsample=900,
+        max_pool=150,
+        sample_ratio=0.5,
+    )
+    assert np.isin(pool, cand).all() and np.unique(pool).size == pool.size
+    sizes = trace.pool_sizes
+    assert all(s >= 10 for s in sizes)
+    assert all(a >= b for a, b in zip([cand.size] + sizes, sizes))
+    if variant == "published":
+        assert max(sizes) <= 150 and max(trace.union_sizes) > 150  # the cap did bind
+    else:
+        assert sizes == trace.union_sizes  # no cap in the paper variant
+    # nested: every final member was nominated in every round (it survived them all)
+    for x, rounds in trace.nominators.items():
+        assert np.isin(x, cand) and all(rounds[str(r)] for r in range(1, 5))
+
+
+def test_pools_are_nested_round_by_round():
+    ctx, cand = make_context(n=1500, d=6, k=3, seed=1)
+    pools = []
+    prev = cand
+    for r in range(1, 4):
+        # rerun with rounds=r and the same seed: the first r rounds are the same computation
+        pool, _ = run_filter(ctx, cand, rounds=r, seed=5, draws_per_strategy=20)
+        assert np.isin(pool, prev).all()
+        pools.append(pool)
+        prev = pool
+    assert len(pools[0]) >= len(pools[1]) >= len(pools[2])
+
+
+def test_same_seed_same_trace_serial_or_parallel():
+    ctx, cand = make_context(n=1500, d=6, k=3, seed=2)
+    p1, t1 = run_filter(ctx, cand, seed=9, draws_per_strategy=5)
+    p2, t2 = run_filter(ctx, cand, seed=9, draws_per_strategy=5)
+    p3, t3 = run_filter(ctx, cand, seed=9, draws_per_strategy=5, n_jobs=2)
+    for p, t in ((p2, t2), (p3, t3)):
+        np.testing.assert_array_equal(p1, p)
+        d1, d = t1.to_dict(), t.to_dict()
+        d1.pop("seconds"), d.pop("seconds")
+        assert d1 == d
+    p4, _ = run_filter(ctx, cand, seed=10, draws_per_strategy=5)
+    assert not np.array_equal(p1, p4)
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_refine_batch_same_serial_and_parallel(n_jobs):
+    ctx, cand = make_context(n=800, d=6, k=3, seed=3)
+    s = make_strategy(
+        "refine", strategies=CHEAP, final="margin", draws_per_strategy=4, n_jobs=n_jobs
+    )
+    batch = s.select(ctx, cand, 10, np.random.default_rng(4))
+    ref = make_strategy("refine", strategies=CHEAP, final="margin", draws_per_strategy=4)
+    np.testing.assert_array_equal(batch, ref.select(ctx, cand, 10, np.random.default_rng(4)))
+    assert not ctx.labeled_mask[batch].any() and np.unique(batch).size == 10
+    assert set(s.trace_["batch_nominators"]) == {str(x) for x in batch}
+    json.dumps(s.trace_)  # the trace is JSON-serialisable (it is stored with the results)
+
+
+def test_one_deterministic_strategy_alpha1_m1_equals_its_batch():
+    ctx, cand = make_context(n=600, d=6, k=3, seed=4)
+    margin = make_strategy("margin")
+    direct = margin.select(ctx, cand, 10, np.random.default_rng(0))
+    s = make_strategy(
+        "refine",
+        strategies=("margin",),
+        final="margin",
+        sample_ratio=1.0,
+        draws_per_strategy=1,
+        variant="paper",
+        rounds=3,
+    )
+    assert sorted(s.select(ctx, cand, 10, np.random.default_rng(1)).tolist()) == sorted(
+        direct.tolist()
+    )
+    assert s.trace_["pool_sizes"] == [10, 10, 10]
+
+
+def test_subsample_sizes_on_a_pool_of_50000():
+    X = np.zeros((50000, 2), np.float32)
+    ctx = SelectionContext.from_arrays(X)
+    cand = np.arange(50000)
+    kw = dict(strategies=[FirstB()], rounds=3, draws_per_strategy=200, sample_ratio=0.4)
+    _, pub = run_filter(ctx, cand, b=10, variant="published", **kw)
+    _, pap = run_filter(ctx, cand, b=10, variant="paper", **kw)
+    # published: 5000 in round 1, then floor(0.4 |P|), with |P| ≤ 10 000 after the cap
+    assert pub.subsample_sizes[0] == 5000
+    assert pap.subsample_sizes[0] == 20000  # paper: floor(0.4 · 50 000)
+    for t in (pub, pap):
+        for r in (1, 2):
+            assert t.subsample_sizes[r] == max(10, math.floor(0.4 * t.pool_sizes[r - 1]))
+    pf = ProgressiveFilter(variant="published")
+    assert pf.subsample_size(1, 3000, 3000, 10) == 3000  # never more than the pool
+    assert pf.subsample_size(2, 12, 50000, 10) == 10  # max(b, floor(α|P|)) = max(10, 4)
+
+
+def test_survival_frequencies_match_theorem1():
+    """One round: P(x ∈ P_1) = 1 − Π_a (1 − q p_a(x))^m, q = s/|P| (Theorem 1, exact).
+
+    Each replication gives, per probability group, the fraction of the group that survived; the
+    fractions of independent replications are averaged and compared with the formula using
+    Hoeffding's bound at failure probability 1e-6 per check (cannot flake in practice). The bound
+    is tight enough to reject the formula without the subsampling factor q.
+    """
+    n, alpha, m, reps = 240, 0.4, 3, 600
+    groups = np.repeat([0.05, 0.3, 0.8], n // 3)
+    p_a = groups
+    p_b = groups[::-1].copy()  # a second strategy that values the other end
+    X = np.zeros((n, 2), np.float32)
+    ctx = SelectionContext.from_arrays(X)
+    q = math.floor(alpha * n) / n
+    expected = 1 - (1 - q * p_a) ** m * (1 - q * p_b) ** m
+    wrong = 1 - (1 - p_a) ** m * (1 - p_b) ** m
+    pf = ProgressiveFilter(
+        strategies=[Bernoulli(p_a), Bernoulli(p_b)],
+        rounds=1,
+        draws_per_strategy=m,
+        sample_ratio=alpha,
+        variant="paper",
+    )
+    keys = np.unique(np.stack([p_a, p_b], 1), axis=0, return_inverse=True)[1].ravel()
+    freq = np.zeros(keys.max() + 1)
+    for r in range(reps):
+        pool, _ = pf.filter(ctx, np.arange(n), 1, np.random.default_rng(r))
+        alive = np.zeros(n, bool)
+        alive[pool] = True
+        freq += np.bincount(keys, weights=alive, minlength=freq.size) / np.bincount(keys)
+    freq /= reps
+    tol = math.sqrt(math.log(2 / 1e-6) / (2 * reps))
+    for g in range(freq.size):
+        idx = np.flatnonzero(keys == g)[0]
+        assert abs(freq[g] - expected[idx]) <= tol, (g, freq[g], expected[idx])
+        if abs(wrong[idx] - expected[idx]) > 2 * tol:
+            assert abs(freq[g] - wrong[idx]) > tol
+
+
+def test_filtered_strategy_spec_and_bad_params():
+    f = make_strategy("filtered:margin", strategies=CHEAP, draws_per_strategy=2)
+    assert f.strategy == "margin" and f.manages_pool
+    ctx, cand = make_context(n=700, seed=5)
+    batch = f.select(ctx, cand, 10, np.random.default_rng(0))
+    assert np.unique(batch).size == 10
+    assert f.trace_["final_strategy"] == "margin"
+    with pytest.raises(ConfigError, match="unknown strategy"):
+        make_strategy("filtered:psychic")
+    with pytest.raises(ConfigError, match="variant"):
+        run_filter(ctx, cand, variant="fancy")
+    with pytest.raises(ConfigError, match="sample_ratio"):
+        run_filter(ctx, cand, sample_ratio=0)
+    with pytest.raises(ConfigError, match="rounds"):
+        run_filter(ctx, cand, rounds=0)
