@@ -1,0 +1,66 @@
+"""Shared benchmark helpers: median wall time and peak memory of a callable."""
+
+from __future__ import annotations
+
+import gc
+import statistics
+import threading
+import time
+from collections.abc import Callable
+
+import psutil
+
+
+class PeakRSS:
+    """Sample the process RSS in a background thread; ``peak_mb`` is the maximum seen."""
+
+    def __init__(self, interval: float = 0.005):
+        self.interval = interval
+        self.peak = 0
+        self._stop = threading.Event()
+        self._proc = psutil.Process()
+
+    def __enter__(self) -> PeakRSS:
+        self.base = self._proc.memory_info().rss
+        self.peak = self.base
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self._proc.memory_info().rss)
+            time.sleep(self.interval)
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, self._proc.memory_info().rss)
+
+    @property
+    def peak_mb(self) -> float:
+        return self.peak / 2**20
+
+    @property
+    def delta_mb(self) -> float:
+        """Peak RSS above the RSS at entry (what this call added)."""
+        return (self.peak - self.base) / 2**20
+
+
+def measure(fn: Callable[[], object], repeats: int = 3, warmup: int = 1) -> dict:
+    """Median seconds over ``repeats`` calls (after ``warmup``) and peak RSS during them."""
+    for _ in range(warmup):
+        fn()
+    gc.collect()
+    times = []
+    with PeakRSS() as mem:
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t0)
+    return {
+        "median_s": statistics.median(times),
+        "min_s": min(times),
+        "peak_rss_mb": mem.peak_mb,
+        "delta_rss_mb": mem.delta_mb,
+    }
