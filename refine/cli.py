@@ -300,6 +300,15 @@ def report(
         console.print(f"figure: {p}")
 
 
+def _register_extract() -> None:
+    from refine.cli_extract import extract
+
+    app.command("extract")(friendly_errors(extract))
+
+
+_register_extract()
+
+
 @app.command()
 def datasets() -> None:
     """List the registered datasets with their default batch size."""

@@ -1,0 +1,143 @@
+"""``refine extract``: run a frozen backbone over a dataset once and cache the features.
+
+Registered in :mod:`refine.cli` as ``app.command("extract")(extract)``. Errors are raised as
+:class:`refine.errors.RefineError` subclasses (the CLI prints them and exits non-zero).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+_DATASET_HELP = (
+    "Dataset to extract: cifar10, cifar100, food101, tiny_imagenet, snacks, dopanim (images) or "
+    "esc50 (audio). See docs/features.md for hub ids and splits."
+)
+_BACKBONE_HELP = (
+    "Frozen feature extractor: dinov2 (ViT-S/14 + registers), dinov2-noreg, dinov3 (ViT-S/16), "
+    "clip (ViT-B/16), clip-b32 for images; eat for audio. Default: dinov2 for image datasets, "
+    "eat for esc50."
+)
+
+
+def extract(
+    dataset: Annotated[
+        str, typer.Option("--dataset", "-D", help=_DATASET_HELP, show_default=False)
+    ],
+    backbone: Annotated[
+        Optional[str],  # noqa: UP045  (typer needs Optional on Python 3.10)
+        typer.Option("--backbone", "-b", help=_BACKBONE_HELP, show_default=False),
+    ] = None,
+    device: Annotated[
+        str,
+        typer.Option(
+            "--device",
+            "-d",
+            help="Where the backbone runs: cpu, cuda, cuda:N, mps or auto (CUDA when available). "
+            "An unavailable device is an error, never a silent fallback.",
+        ),
+    ] = "cpu",
+    out: Annotated[
+        Path,
+        typer.Option(
+            "--out",
+            "-o",
+            help="Features directory: one verified .npz file per split. Every later command "
+            "(the AL loop, reproduce scripts) reads features from here.",
+        ),
+    ] = Path("features"),
+    data_dir: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option(
+            "--data-dir",
+            help="Local copy of the raw data instead of the Hugging Face hub: a folder written by "
+            "datasets' save_to_disk, a hub snapshot (parquet), or an image/audio folder "
+            "DIR/train/<class>/..., DIR/test/<class>/... Required for dopanim (Zenodo).",
+            show_default=False,
+        ),
+    ] = None,
+    batch_size: Annotated[
+        int,
+        typer.Option(
+            "--batch-size",
+            help="Inputs per forward pass (memory/speed only; not the AL batch size b).",
+            min=1,
+        ),
+    ] = 64,
+    num_workers: Annotated[
+        int,
+        typer.Option(
+            "--num-workers",
+            help="DataLoader worker processes for decoding and preprocessing (0: main process).",
+            min=0,
+        ),
+    ] = 0,
+    weights: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option(
+            "--weights",
+            help="Local copy of the backbone weights instead of the hub: a checkpoint file for "
+            "dinov2/dinov3/clip, a downloaded model folder for eat.",
+            show_default=False,
+        ),
+    ] = None,
+    random_weights: Annotated[
+        bool,
+        typer.Option(
+            "--random-weights",
+            help="Build the backbone's architecture with random weights (smoke tests without a "
+            "download). Cached under their own key; never mixed with pretrained features.",
+        ),
+    ] = False,
+    rebuild: Annotated[
+        bool,
+        typer.Option("--rebuild", help="Re-extract even when valid cached features exist."),
+    ] = False,
+    quiet: Annotated[
+        bool,
+        typer.Option("--quiet", "-q", help="No progress bar and no summary table."),
+    ] = False,
+) -> None:
+    """Extract frozen-backbone features of a dataset once and cache them in --out.
+
+    Nothing is recomputed when valid features for the same dataset, split, backbone, weights, preprocessing and library versions are already there; a corrupted or mismatching cache file is reported and rebuilt.
+
+    Offline machines: point --data-dir and --weights at local copies, or HF_HOME at a populated Hugging Face cache (with HF_HUB_OFFLINE=1).
+    """  # noqa: E501  (one line per paragraph: typer keeps docstring line breaks in --help)
+    from refine.datasets.hub import extract_dataset
+
+    results = extract_dataset(
+        dataset,
+        backbone=backbone,
+        features_dir=out,
+        device=device,
+        data_dir=data_dir,
+        pretrained=not random_weights,
+        weights_path=weights,
+        extract_batch_size=batch_size,
+        num_workers=num_workers,
+        progress=not quiet,
+        rebuild=rebuild,
+    )
+    if quiet:
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"features of {dataset} in {out}")
+    for col in ("split", "status", "N", "D", "weights", "seconds", "file"):
+        table.add_column(col)
+    for split, res in results.items():
+        meta = res.entry.metadata
+        table.add_row(
+            split,
+            res.status,
+            str(meta["n"]),
+            str(meta["dim"]),
+            str(meta["identity"]["weights"]),
+            f"{res.seconds:.1f}",
+            res.path.name,
+        )
+    Console().print(table)
