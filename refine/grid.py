@@ -1,0 +1,226 @@
+"""Experiment grids (dataset × backbone × strategy × seed) on local processes or Ray.
+
+Each trial writes its own results file atomically after every cycle (:func:`refine.loop.run_trial`),
+so a grid is crash-safe by construction: rerunning it skips finished trials and resumes unfinished
+ones from their last completed cycle. A crash or a pre-empted node loses at most the cycle that
+was running; no trial is lost or duplicated (one file per trial, keyed by its spec).
+
+Engines
+-------
+``"local"`` (default)
+    A :class:`concurrent.futures.ProcessPoolExecutor` with ``n_workers`` processes (or in-process
+    when ``n_workers == 1``).
+``"ray"``
+    One Ray task per trial (``ray.init(address=...)`` for an existing cluster, a local instance
+    otherwise). Tasks are retried when their worker dies; with CUDA present each trial asks for a
+    GPU fraction (``gpu_fraction``).
+"""
+
+from __future__ import annotations
+
+import functools
+import multiprocessing
+import os
+import traceback
+from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from refine.errors import ConfigError, MissingDependencyError, unknown_choice
+from refine.loop import TrialSpec, run_trial
+
+ENGINES = ("local", "ray")
+
+
+@dataclass(frozen=True)
+class GridTrial:
+    """One trial of a grid: its spec and how to load its dataset."""
+
+    spec: TrialSpec
+    dataset_params: dict = field(default_factory=dict)
+
+    def key(self) -> str:
+        return str(self.spec.result_path("."))
+
+
+@functools.lru_cache(maxsize=4)
+def _load(dataset: str, params_items: tuple) -> object:
+    from refine.datasets import load_dataset
+
+    return load_dataset(dataset, **dict(params_items))
+
+
+def _freeze(d: dict) -> tuple:
+    return tuple(sorted((k, str(v) if isinstance(v, Path) else v) for k, v in d.items()))
+
+
+def run_one(trial: GridTrial, out_dir: str) -> dict:
+    """Run (or resume, or skip) one trial; return a small status record (picklable)."""
+    try:
+        data = _load(trial.spec.dataset, _freeze(trial.dataset_params))
+        df = run_trial(data, trial.spec, out_dir, resume=True)
+        return {
+            "key": trial.key(),
+            "ok": True,
+            "aulc": float(df.accuracy.mean()),
+            "pid": os.getpid(),
+        }
+    except Exception as exc:  # noqa: BLE001 - reported per trial, the grid goes on
+        return {
+            "key": trial.key(),
+            "ok": False,
+            "error": f"{type(exc).__name__}: {exc}",
+            "traceback": traceback.format_exc(),
+            "pid": os.getpid(),
+        }
+
+
+def make_grid(
+    dataset: str,
+    strategies: Iterable[str],
+    seeds: Iterable[int],
+    backbone: str = "raw",
+    dataset_params: dict | None = None,
+    strategy_params: dict | None = None,
+    **spec_kw,
+) -> list[GridTrial]:
+    """The full cross product of strategies × seeds for one dataset/backbone.
+
+    ``strategy_params`` maps a strategy spec to its constructor parameters.
+    """
+    sp = strategy_params or {}
+    return [
+        GridTrial(
+            TrialSpec(
+                dataset=dataset,
+                backbone=backbone,
+                strategy=s,
+                seed=seed,
+                strategy_params=sp.get(s, {}),
+                **spec_kw,
+            ),
+            dict(dataset_params or {}),
+        )
+        for s in strategies
+        for seed in seeds
+    ]
+
+
+def run_grid(
+    trials: list[GridTrial],
+    out_dir: str | Path,
+    engine: str = "local",
+    n_workers: int = 1,
+    address: str | None = None,
+    gpu_fraction: float | None = None,
+    on_done: Callable[[dict], None] | None = None,
+    max_retries: int = 2,
+) -> list[dict]:
+    """Run every trial of ``trials`` into ``out_dir``; return one status record per trial.
+
+    Parameters
+    ----------
+    trials : list of GridTrial
+        The grid. Duplicate trials (same result path) are rejected.
+    out_dir : path
+        Results folder; finished trials found there are skipped, unfinished ones resumed.
+    engine : {"local", "ray"}
+        Where trials run.
+    n_workers : int
+        Processes (local) or CPUs for a local Ray instance.
+    address : str, optional
+        Address of an existing Ray cluster (``"auto"`` or ``"ray://host:port"``).
+    gpu_fraction : float, optional
+        GPUs per trial on Ray (default: 1/n_workers when CUDA is available, else 0).
+    on_done : callable, optional
+        Called with each status record as trials finish (progress bars).
+    max_retries : int
+        Ray retries of a trial whose worker died.
+    """
+    if engine not in ENGINES:
+        raise unknown_choice("engine", engine, ENGINES)
+    if n_workers < 1:
+        raise ConfigError(f"n_workers must be >= 1, got {n_workers}")
+    keys = [t.key() for t in trials]
+    if len(set(keys)) != len(keys):
+        raise ConfigError(
+            "the grid contains duplicate trials (same dataset/backbone/strategy/seed)"
+        )
+    out = str(out_dir)
+    Path(out).mkdir(parents=True, exist_ok=True)
+    done_cb = on_done or (lambda rec: None)
+    if engine == "ray":
+        return _run_ray(trials, out, n_workers, address, gpu_fraction, done_cb, max_retries)
+    if n_workers == 1:
+        records = []
+        for t in trials:
+            rec = run_one(t, out)
+            done_cb(rec)
+            records.append(rec)
+        return records
+    records = []
+    # "spawn", not fork: a child forked after torch/OpenMP started its thread pool can deadlock.
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=n_workers, mp_context=ctx) as pool:
+        futures = {pool.submit(run_one, t, out): t for t in trials}
+        for f in as_completed(futures):
+            try:
+                rec = f.result()
+            except Exception as exc:  # noqa: BLE001 - a worker died (BrokenProcessPool)
+                # Its trial keeps the cycles it checkpointed; rerunning the grid resumes it.
+                rec = {
+                    "key": futures[f].key(),
+                    "ok": False,
+                    "error": f"{type(exc).__name__}: {exc}",
+                }
+            done_cb(rec)
+            records.append(rec)
+    order = {k: i for i, k in enumerate(keys)}
+    return sorted(records, key=lambda r: order[r["key"]])
+
+
+def _run_ray(trials, out, n_workers, address, gpu_fraction, done_cb, max_retries):
+    try:
+        import ray
+    except ImportError as exc:  # pragma: no cover - ray is in the dev extras
+        raise MissingDependencyError(
+            "the Ray engine needs ray: pip install 'refine-al[distributed]'"
+        ) from exc
+    started = False
+    if not ray.is_initialized():
+        kw = {"address": address} if address else {"num_cpus": n_workers}
+        ray.init(include_dashboard=False, log_to_driver=False, **kw)
+        started = True
+    try:
+        import torch
+
+        gpus = (
+            gpu_fraction
+            if gpu_fraction is not None
+            else (1.0 / n_workers if torch.cuda.is_available() else 0.0)
+        )
+        remote = ray.remote(
+            num_cpus=1, num_gpus=gpus, max_retries=max_retries, retry_exceptions=False
+        )(run_one)
+        refs = {remote.remote(t, out): t for t in trials}
+        records = []
+        pending = list(refs)
+        while pending:
+            ready, pending = ray.wait(pending, num_returns=1)
+            for r in ready:
+                try:
+                    rec = ray.get(r)
+                except Exception as exc:  # noqa: BLE001 - a worker died past its retries
+                    rec = {
+                        "key": refs[r].key(),
+                        "ok": False,
+                        "error": f"{type(exc).__name__}: {exc}",
+                    }
+                done_cb(rec)
+                records.append(rec)
+        order = {t.key(): i for i, t in enumerate(trials)}
+        return sorted(records, key=lambda r: order[r["key"]])
+    finally:
+        if started:
+            ray.shutdown()

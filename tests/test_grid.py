@@ -1,0 +1,118 @@
+"""Experiment grids on the local and the Ray engine survive a killed worker."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+
+import pandas as pd
+import psutil
+import pytest
+
+from refine.errors import ConfigError
+from refine.grid import make_grid, run_grid
+from refine.head import HeadConfig
+from refine.io import read_parquet_with_metadata
+from refine.loop import TIMING_COLUMNS, load_results
+
+CYCLES = 2
+
+
+def tiny_grid(epochs: int):
+    # 2 strategies × 2 seeds × 2 cycles; long head training makes each cycle take ~1 s so a
+    # worker can be killed in the middle of a trial.
+    return make_grid(
+        "digits", ["random", "margin"], [1, 2], n_cycles=CYCLES, head=HeadConfig(epochs=epochs)
+    )
+
+
+def kill_a_worker_midway(out, is_worker, timeout=120.0):
+    """Wait until some trial has checkpointed a cycle but is unfinished, then SIGKILL a worker."""
+    killed = {}
+
+    def watch():
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and "pid" not in killed:
+            for p in out.rglob("seed*.parquet"):
+                try:
+                    _, meta = read_parquet_with_metadata(p)
+                except Exception:  # noqa: BLE001 - file being replaced
+                    continue
+                if not meta.get("complete"):
+                    for proc in psutil.process_iter(["pid", "cmdline"]):
+                        if is_worker(proc) and proc.pid != os.getpid():
+                            os.kill(proc.pid, signal.SIGKILL)
+                            killed["pid"] = proc.pid
+                            return
+            time.sleep(0.05)
+
+    t = threading.Thread(target=watch, daemon=True)
+    t.start()
+    return t, killed
+
+
+def check_complete_and_identical(out, reference):
+    files = sorted(out.rglob("seed*.parquet"))
+    assert len(files) == 4  # no trial lost, none duplicated
+    for f in files:
+        df, meta = read_parquet_with_metadata(f)
+        assert meta["complete"] and df.cycle.tolist() == list(range(CYCLES + 1))
+    got = load_results(out).sort_values(["strategy", "seed", "cycle"]).reset_index(drop=True)
+    pd.testing.assert_frame_equal(got.drop(columns=TIMING_COLUMNS), reference)
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    out = tmp_path_factory.mktemp("ref")
+    recs = run_grid(tiny_grid(epochs=1500), out)
+    assert all(r["ok"] for r in recs)
+    return (
+        load_results(out)
+        .sort_values(["strategy", "seed", "cycle"])
+        .reset_index(drop=True)
+        .drop(columns=TIMING_COLUMNS)
+    )
+
+
+def test_local_engine_killed_worker_then_rerun(tmp_path, reference):
+    me = psutil.Process()
+
+    def is_worker(proc):
+        # a pool worker started by spawn, not the resource tracker spawn also starts
+        cmd = " ".join(proc.info.get("cmdline") or [])
+        children = {c.pid for c in me.children(recursive=True)}
+        return proc.pid in children and "spawn_main" in cmd and "resource_tracker" not in cmd
+
+    watcher, killed = kill_a_worker_midway(tmp_path, is_worker)
+    recs = run_grid(tiny_grid(epochs=1500), tmp_path, engine="local", n_workers=2)
+    watcher.join()
+    assert "pid" in killed and not all(r["ok"] for r in recs)
+    recs = run_grid(tiny_grid(epochs=1500), tmp_path, engine="local", n_workers=2)
+    assert all(r["ok"] for r in recs)
+    check_complete_and_identical(tmp_path, reference)
+
+
+def test_ray_engine_killed_worker_retried_then_rerun(tmp_path, reference):
+    def is_worker(proc):
+        cmd = " ".join(proc.info.get("cmdline") or [])
+        return "ray::run_one" in cmd
+
+    watcher, killed = kill_a_worker_midway(tmp_path, is_worker)
+    recs = run_grid(tiny_grid(epochs=1500), tmp_path, engine="ray", n_workers=2)
+    watcher.join()
+    assert "pid" in killed
+    # Ray retried the killed task on a fresh worker; rerunning skips everything that finished
+    rerun = run_grid(tiny_grid(epochs=1500), tmp_path, engine="ray", n_workers=2)
+    assert all(r["ok"] for r in rerun), (recs, rerun)
+    check_complete_and_identical(tmp_path, reference)
+
+
+def test_grid_validation(tmp_path):
+    with pytest.raises(ConfigError, match="engine"):
+        run_grid(tiny_grid(10), tmp_path, engine="slurm")
+    with pytest.raises(ConfigError, match="duplicate"):
+        run_grid(tiny_grid(10) * 2, tmp_path)
+    with pytest.raises(ConfigError, match="n_workers"):
+        run_grid(tiny_grid(10), tmp_path, n_workers=0)
