@@ -78,6 +78,10 @@ class TrialSpec:
         Head training protocol.
     device : str
         Torch device for head training and torch-based strategies.
+    label : str, optional
+        Name of the trial's strategy in the results (the ``strategy`` column and the file path);
+        defaults to ``strategy``. Needed when one grid runs a strategy under several parameter
+        settings (e.g. Table 2's ``filtered:random`` with R = 1..9).
     """
 
     dataset: str
@@ -90,6 +94,12 @@ class TrialSpec:
     strategy_params: dict = field(default_factory=dict)
     head: HeadConfig = field(default_factory=HeadConfig)
     device: str = "cpu"
+    label: str | None = None
+
+    @property
+    def name(self) -> str:
+        """The strategy's name in the results (``label`` or the spec)."""
+        return self.label or self.strategy
 
     def __post_init__(self) -> None:
         check_positive_int("seed", self.seed, minimum=0)
@@ -112,7 +122,7 @@ class TrialSpec:
 
     def result_path(self, out_dir: str | Path) -> Path:
         """Where this trial's results live under ``out_dir``."""
-        safe = self.strategy.replace(":", "+").replace("/", "_")
+        safe = self.name.replace(":", "+").replace("/", "_")
         return Path(out_dir) / self.dataset / self.backbone / safe / f"seed{self.seed}.parquet"
 
 
@@ -265,7 +275,7 @@ def run_trial(
         row = {
             "dataset": spec.dataset,
             "backbone": spec.backbone,
-            "strategy": spec.strategy,
+            "strategy": spec.name,
             "seed": seed,
             "cycle": cycle,
             "n_labeled": int(labeled.size),

@@ -1,0 +1,44 @@
+"""Figs. 9–13 (appendix): every absolute and relative learning curve.
+
+Fig. 9: strategies on the filtered vs unfiltered pool (the Fig. 5 grid); Figs. 10/11: Refine and
+the single strategies, absolute/relative; Figs. 12/13: Refine and the ensembles, absolute/relative.
+"""
+
+from __future__ import annotations
+
+from reproduce.common import Context, save_figure, script_main
+from reproduce.grids import ensemble_grid, filtered_grid, main_grid
+from reproduce.plots import curves_figure
+from reproduce.presets import FIG5_STRATEGIES
+
+
+def build(ctx: Context) -> list:
+    out = ctx.out_dir("appendix")
+    paths = []
+    f5 = filtered_grid(ctx, "appendix_fig9", FIG5_STRATEGIES, ctx.preset.fig5, grid="fig5")
+    paths += save_figure(
+        curves_figure(f5, False, "Fig. 9: filtered (dashed) vs unfiltered"),
+        out / f"fig9_{ctx.preset.name}",
+    )
+    main = main_grid(ctx, "appendix_fig10")
+    paths += save_figure(
+        curves_figure(main, False, "Fig. 10: learning curves"), out / f"fig10_{ctx.preset.name}"
+    )
+    paths += save_figure(
+        curves_figure(main, True, "Fig. 11: relative learning curves"),
+        out / f"fig11_{ctx.preset.name}",
+    )
+    ens = ensemble_grid(ctx, "appendix_fig12")
+    paths += save_figure(
+        curves_figure(ens, False, "Fig. 12: ensembles, learning curves"),
+        out / f"fig12_{ctx.preset.name}",
+    )
+    paths += save_figure(
+        curves_figure(ens, True, "Fig. 13: ensembles, relative curves"),
+        out / f"fig13_{ctx.preset.name}",
+    )
+    return paths
+
+
+if __name__ == "__main__":
+    script_main("appendix", build, __doc__)

@@ -1,0 +1,41 @@
+"""Fig. 2: win-rate matrix of Refine and the nine single strategies (all settings × seeds)."""
+
+from __future__ import annotations
+
+from reproduce.common import Context, df_to_markdown, save_figure, script_main, write_markdown
+from reproduce.grids import main_grid
+from reproduce.paper_values import HEADLINE_WIN_RATES
+from reproduce.plots import win_rate_figure
+from reproduce.presets import SINGLE_STRATEGIES
+
+ORDER = ["refine", *SINGLE_STRATEGIES]
+
+
+def build(ctx: Context) -> list:
+    df = main_grid(ctx, "fig2")
+    out = ctx.out_dir("fig2")
+    fig, mat = win_rate_figure(df, ORDER, "Fig. 2: win rate (%) of row over column")
+    paths = save_figure(fig, out / f"fig2_{ctx.preset.name}")
+    mat.to_csv(out / f"win_rates_{ctx.preset.name}.csv")
+    rows = [
+        {
+            "versus": j,
+            "refine win rate (%)": 100 * mat.loc["refine", j],
+            "paper claim (%)": 100 * HEADLINE_WIN_RATES.get(("refine", j), float("nan")),
+        }
+        for j in mat.columns
+        if j != "refine"
+    ]
+    import pandas as pd
+
+    md = write_markdown(
+        out / f"fig2_{ctx.preset.name}.md",
+        "Fig. 2: Refine's win rates",
+        df_to_markdown(pd.DataFrame(rows), "{:.0f}"),
+        ctx.preset,
+    )
+    return [*paths, md]
+
+
+if __name__ == "__main__":
+    script_main("fig2", build, __doc__)

@@ -1,0 +1,27 @@
+"""Fig. 3: relative learning curves (accuracy − random, pp) of Refine and the single strategies.
+
+Paper: DINOv3 and CLIP on CIFAR-100, Food101, Tiny ImageNet and Dopanim; the cpu preset: digits.
+"""
+
+from __future__ import annotations
+
+from reproduce.common import Context, save_figure, script_main
+from reproduce.grids import main_grid
+from reproduce.plots import curves_figure
+
+PAPER_PANELS = {("cifar100", "food101", "tiny_imagenet", "dopanim"), ("dinov3", "clip")}
+
+
+def build(ctx: Context) -> list:
+    df = main_grid(ctx, "fig3")
+    if ctx.preset.name == "paper":
+        df = df[
+            df.dataset.isin(["cifar100", "food101", "tiny_imagenet", "dopanim"])
+            & df.backbone.isin(["dinov3", "clip"])
+        ]
+    fig = curves_figure(df, relative=True, title="Fig. 3: relative learning curves")
+    return save_figure(fig, ctx.out_dir("fig3") / f"fig3_{ctx.preset.name}")
+
+
+if __name__ == "__main__":
+    script_main("fig3", build, __doc__)

@@ -1,0 +1,42 @@
+"""Fig. 4: win-rate matrix of Refine against the ensemble baselines SelectAL, TCM and TAILOR."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from reproduce.common import Context, df_to_markdown, save_figure, script_main, write_markdown
+from reproduce.grids import ensemble_grid
+from reproduce.paper_values import HEADLINE_WIN_RATES
+from reproduce.plots import win_rate_figure
+from reproduce.presets import ENSEMBLES
+
+ORDER = ["refine", *ENSEMBLES]
+
+
+def build(ctx: Context) -> list:
+    df = ensemble_grid(ctx, "fig4")
+    df = df[df.strategy.isin(ORDER + ["random"])]
+    out = ctx.out_dir("fig4")
+    fig, mat = win_rate_figure(df[df.strategy.isin(ORDER)], ORDER, "Fig. 4: win rate (%)")
+    paths = save_figure(fig, out / f"fig4_{ctx.preset.name}")
+    mat.to_csv(out / f"win_rates_{ctx.preset.name}.csv")
+    rows = [
+        {
+            "versus": j,
+            "refine win rate (%)": 100 * mat.loc["refine", j],
+            "paper claim (%)": 100 * HEADLINE_WIN_RATES.get(("refine", j), float("nan")),
+        }
+        for j in ENSEMBLES
+        if j in mat.columns
+    ]
+    md = write_markdown(
+        out / f"fig4_{ctx.preset.name}.md",
+        "Fig. 4: Refine vs ensemble methods",
+        df_to_markdown(pd.DataFrame(rows), "{:.0f}"),
+        ctx.preset,
+    )
+    return [*paths, md]
+
+
+if __name__ == "__main__":
+    script_main("fig4", build, __doc__)

@@ -1,0 +1,66 @@
+"""Fig. 5: (a) AULC gain of Random and five strategies on the filtered vs the unfiltered pool;
+(b) learning curves of ALFA-Mix and BAIT, filtered vs unfiltered.
+
+Paper: CIFAR-100 with DINOv2 and DINOv3 ((b): DINOv3); filtering R = 5, α = 0.4, m = 11.
+"""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import pandas as pd
+
+from refine.metrics import summary_table
+from reproduce.common import Context, df_to_markdown, save_figure, script_main, write_markdown
+from reproduce.grids import filtered_grid
+from reproduce.plots import curves_figure
+from reproduce.presets import FIG5_STRATEGIES
+
+
+def build(ctx: Context) -> list:
+    df = filtered_grid(ctx, "fig5", FIG5_STRATEGIES, ctx.preset.fig5, grid="fig5")
+    out = ctx.out_dir("fig5")
+    s = summary_table(df)
+    rows = []
+    for (ds, bb), g in s.groupby(["dataset", "backbone"]):
+        a = g.set_index("strategy")["aulc_mean"]
+        for name in ("random", *FIG5_STRATEGIES):
+            if f"{name}+filter" in a:
+                base = a[name]
+                rows.append(
+                    {
+                        "dataset": ds,
+                        "backbone": bb,
+                        "strategy": name,
+                        "AULC unfiltered": base,
+                        "AULC filtered": a[f"{name}+filter"],
+                        "gain (%)": (a[f"{name}+filter"] - base) / base * 100,
+                    }
+                )
+            elif name == "random" and "random+filter" not in a:
+                continue
+    table = pd.DataFrame(rows)
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    for (ds, bb), g in table.groupby(["dataset", "backbone"]):
+        ax.bar([f"{n}\n{bb}" for n in g.strategy], g["gain (%)"], label=f"{ds}/{bb}", alpha=0.8)
+    ax.axhline(0, color="grey", lw=0.8)
+    ax.set_ylabel("AULC gain from filtering (%)")
+    ax.set_title("Fig. 5(a): strategy on filtered vs unfiltered pool")
+    ax.tick_params(axis="x", labelsize=7)
+    paths = save_figure(fig, out / f"fig5a_{ctx.preset.name}")
+    sub = df[df.strategy.isin(["random", "alfamix", "alfamix+filter", "bait", "bait+filter"])]
+    if ctx.preset.name == "paper":
+        sub = sub[sub.backbone == "dinov3"]
+    paths += save_figure(
+        curves_figure(sub, False, "Fig. 5(b): ALFA-Mix and BAIT"), out / f"fig5b_{ctx.preset.name}"
+    )
+    md = write_markdown(
+        out / f"fig5_{ctx.preset.name}.md",
+        "Fig. 5(a): gains from filtering",
+        df_to_markdown(table, "{:.3f}"),
+        ctx.preset,
+    )
+    return [*paths, md]
+
+
+if __name__ == "__main__":
+    script_main("fig5", build, __doc__)

@@ -1,0 +1,27 @@
+"""Fig. 6: filtering with only {Margin, TypiClust}; Random and UHerding on the filtered pool,
+against Margin, TypiClust and Random on the unfiltered pool (R = 5, α = 0.4, m = 11)."""
+
+from __future__ import annotations
+
+from reproduce.common import Context, run_or_load, save_figure, script_main, trials_for
+from reproduce.plots import curves_figure
+
+ENSEMBLE = ["margin", "typiclust"]
+
+
+def build(ctx: Context) -> list:
+    fparams = {**ctx.preset.refine_params, "strategies": ENSEMBLE}
+    strategies = {
+        "random": ("random", {}),
+        "margin": ("margin", {}),
+        "typiclust": ("typiclust", {}),
+        "random+filter": ("filtered:random", fparams),
+        "uherding+filter": ("filtered:uherding", fparams),
+    }
+    df = run_or_load(ctx, "fig6", "fig6", trials_for(ctx, ctx.preset.fig6, strategies))
+    fig = curves_figure(df, False, "Fig. 6: filtering with {Margin, TypiClust} only")
+    return save_figure(fig, ctx.out_dir("fig6") / f"fig6_{ctx.preset.name}")
+
+
+if __name__ == "__main__":
+    script_main("fig6", build, __doc__)

@@ -1,0 +1,44 @@
+"""The experiment grids behind the figures (shared where the paper shares them)."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from reproduce.common import Context, run_or_load, trials_for
+from reproduce.presets import ENSEMBLES, SINGLE_STRATEGIES
+
+
+def main_grid(ctx: Context, artefact: str) -> pd.DataFrame:
+    """Refine and the nine single strategies on every main setting (Figs. 1, 2, 3, 10, 11)."""
+    strategies = {s: (s, {}) for s in SINGLE_STRATEGIES}
+    strategies["refine"] = ("refine", dict(ctx.preset.refine_params))
+    return run_or_load(ctx, artefact, "main", trials_for(ctx, ctx.preset.main, strategies))
+
+
+def ensemble_grid(ctx: Context, artefact: str) -> pd.DataFrame:
+    """Refine against SelectAL, TCM and TAILOR (Figs. 4, 12, 13), plus Random for relative curves.
+
+    Shares the run folder with :func:`main_grid`, so Refine and Random are not recomputed.
+    """
+    strategies = {s: (s, {}) for s in ("random", *ENSEMBLES)}
+    strategies["refine"] = ("refine", dict(ctx.preset.refine_params))
+    return run_or_load(ctx, artefact, "main", trials_for(ctx, ctx.preset.main, strategies))
+
+
+def filtered_grid(
+    ctx: Context,
+    artefact: str,
+    strategies_: tuple[str, ...],
+    settings,
+    ensemble: tuple[str, ...] | None = None,
+    grid: str = "filtered",
+) -> pd.DataFrame:
+    """Each strategy on the unfiltered pool (``X``) and on the filtered pool (``X+filter``)."""
+    fparams = dict(ctx.preset.refine_params)
+    if ensemble is not None:
+        fparams["strategies"] = list(ensemble)
+    strategies = {"random": ("random", {})}
+    for s in strategies_:
+        strategies[s] = (s, {})
+        strategies[f"{s}+filter"] = (f"filtered:{s}", dict(fparams))
+    return run_or_load(ctx, artefact, grid, trials_for(ctx, settings, strategies))

@@ -1,0 +1,20 @@
+"""The theory report (Theorems 1–3): ``python -m theory report`` into paper_figures/theory/."""
+
+from __future__ import annotations
+
+from reproduce.common import Context, script_main
+
+
+def build(ctx: Context) -> list:
+    from theory.report import build_report
+
+    out = ctx.figures / "theory"
+    numbers = build_report(out, quick=False, seed=0)
+    ctx.log(
+        f"theory: {numbers['n_checks'] - len(numbers['checks_failed'])}/{numbers['n_checks']} checks pass"
+    )
+    return [out / "report.md"]
+
+
+if __name__ == "__main__":
+    script_main("theory_report", build, __doc__)
