@@ -1,16 +1,21 @@
 # One-command set-up on a fresh machine (no GPU, no network beyond the package index).
 #   make demo   – create .venv, install refine, run the demo AL experiment on digits
 #   make test   – create .venv with the dev extras, run the whole test suite
+#   make reproduce-table2 [PRESET=cpu|paper] [WORKERS=2] [ENGINE=local|ray]  – one artefact
+#   make reproduce-all PRESET=cpu  – every table and figure into paper_figures/
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PRESET ?= cpu
+WORKERS ?= 2
+ENGINE ?= local
+ARTEFACTS := table1 table2 fig1 fig2 fig3 fig4 fig5 fig6 fig8 appendix theory
 DEMO_OUT ?= results/demo
 DEMO_STRATEGIES ?= random,margin
 # Tests run in 2 xdist workers; one BLAS/torch thread each avoids oversubscribing the 2 cores.
 TEST_ENV := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TRANSFORMERS_OFFLINE=1 MPLBACKEND=Agg PYTHONHASHSEED=0
 
-.PHONY: help install install-dev demo test lint format bench clean
+.PHONY: help install install-dev demo test lint format bench clean reproduce-all $(addprefix reproduce-,$(ARTEFACTS)) reproduce-fig5a reproduce-fig5b reproduce-figs9-13
 
 help:
 	@grep -E '^#  ' Makefile | sed 's/^#  //'
@@ -52,3 +57,12 @@ bench: $(VENV)/.installed-dev
 
 clean:
 	rm -rf $(VENV) results .pytest_cache .ruff_cache
+
+$(addprefix reproduce-,$(ARTEFACTS)): reproduce-%: $(VENV)/.installed-core
+	$(PY) -m reproduce $* --preset $(PRESET) --workers $(WORKERS) --engine $(ENGINE)
+
+reproduce-fig5a reproduce-fig5b: reproduce-fig5
+reproduce-figs9-13: reproduce-appendix
+
+reproduce-all: $(VENV)/.installed-core
+	$(PY) -m reproduce all --preset $(PRESET) --workers $(WORKERS) --engine $(ENGINE)
