@@ -1,0 +1,269 @@
+"""TypiClust (Hacohen, Dekel & Weinshall, ICML 2022) and inverse TypiClust (SelectAL's surrogate).
+
+TypiClust clusters the labeled and candidate points together and, from clusters not yet covered by
+labels, queries the most *typical* point: the one with the smallest mean distance to its nearest
+neighbours inside the cluster. Inverse TypiClust mirrors it (smallest uncovered cluster, least
+typical point) and is the high-budget surrogate of SelectAL (ensembles.md §1).
+
+References
+----------
+G. Hacohen, A. Dekel, D. Weinshall. Active learning on a budget: opposite strategies suit high and
+low budgets. ICML 2022. Code: ``avihu111/TypiClust`` @4097a71, ``deep-al/pycls/al/typiclust.py``.
+
+The published Refine code: ``dhuseljic/dal-toolbox`` @e9bf05ca,
+``dal_toolbox/active_learning/strategies/typiclust.py`` (``TypiClust``, ``InverseTypiClust``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from refine.errors import ConfigError, check_positive_int, unknown_choice
+from refine.strategies._clustering import fill_at_random, kmeans
+from refine.strategies.base import Strategy
+from refine.strategies.registry import register_strategy
+
+_VARIANTS = ("dal", "original")
+_METRICS = ("sqeuclidean", "euclidean")
+#: The original code drops clusters with at most this many points (L ∪ U); dal-toolbox does not.
+_MIN_CLUSTER_SIZE = 5
+#: The original code switches from KMeans to MiniBatchKMeans above this many clusters.
+_MINIBATCH_ABOVE = 50
+
+
+def typicality(
+    F: np.ndarray, k: int, metric: str = "sqeuclidean", memory_budget_mb: float = 256.0
+) -> np.ndarray:
+    """``t(x) = 1 / (mean distance of x to its k nearest other rows of F + 1e-5)``.
+
+    Parameters
+    ----------
+    F : ndarray of shape (n, d)
+        The points of one cluster (its still-unlabeled members).
+    k : int
+        Number of neighbours, ``min(20, n // 2)`` in both codes. ``k = 0`` (a single point) gives
+        ``+inf``: the point is the only choice in its cluster, and dal-toolbox uses the same value.
+    metric : {"sqeuclidean", "euclidean"}
+        Distance averaged over the neighbours. Both codes use squared L2 (faiss ``IndexFlatL2``
+        in the original, scikit-learn ``metric='sqeuclidean'`` in dal-toolbox); the paper's formula
+        writes the plain L2 norm.
+    memory_budget_mb : float
+        Bound on the block of the distance matrix held at once (rows are processed in chunks).
+
+    Returns
+    -------
+    ndarray of shape (n,)
+        Typicality of each row (float64).
+
+    Notes
+    -----
+    The row itself is excluded as a neighbour by setting its diagonal entry to +inf. With exact
+    duplicates this gives the same multiset of distances as the codes' "drop the first
+    neighbour" (one zero is dropped either way), and the +1e-5 keeps the value finite
+    (scikit-activeml issue #451: division by zero on duplicates).
+    """
+    n = F.shape[0]
+    if n == 0:
+        return np.empty(0)
+    k = min(int(k), n - 1)
+    if k <= 0:
+        return np.full(n, np.inf)
+    F = np.ascontiguousarray(F, dtype=np.float32)
+    sq = np.einsum("ij,ij->i", F, F)
+    rows = max(1, int(memory_budget_mb * 2**20) // (4 * n))
+    mean_dist = np.empty(n, dtype=np.float64)
+    for s in range(0, n, rows):
+        e = min(n, s + rows)
+        d2 = sq[s:e, None] + sq[None, :] - 2.0 * (F[s:e] @ F.T)
+        np.maximum(d2, 0.0, out=d2)
+        d2[np.arange(e - s), np.arange(s, e)] = np.inf
+        near = np.partition(d2, k - 1, axis=1)[:, :k]
+        if metric == "euclidean":
+            np.sqrt(near, out=near)
+        mean_dist[s:e] = near.mean(axis=1, dtype=np.float64)
+    return 1.0 / (mean_dist + 1e-5)
+
+
+@register_strategy
+class TypiClust(Strategy):
+    """TypiClust: the most typical point of the largest clusters not covered by labels.
+
+    Clustering: k-means with ``C = min(|L| + b, max_clusters)`` clusters on the features of
+    L ∪ candidates. Typicality: :func:`typicality` with ``k = min(n_neighbors, n_c // 2)`` among
+    the cluster's unlabeled points.
+
+    Parameters
+    ----------
+    variant : {"dal", "original"}, default="dal"
+        Selection rule.
+
+        ``"dal"`` (default): the published Refine code (dal-toolbox), which the paper's results
+        used. Clusters containing a labeled point are skipped; the largest remaining cluster is
+        taken, each cluster at most once; when none is left the rest of the batch is random.
+        Raw (unnormalised) features, k-means (k-means++ seeding + Lloyd) for every C, no
+        minimum cluster size.
+
+        ``"original"``: the authors' TypiClust code. Features are L2-normalised; clusters with at
+        most 5 points (L ∪ U) are dropped; clusters are sorted by (number of labeled points
+        ascending, size descending) and visited round-robin (pick ``i`` comes from cluster
+        ``i mod #clusters``), so a cluster can give several points; typicality is recomputed
+        among the cluster's remaining points at each visit; mini-batch k-means (batches of 5000)
+        when C > 50. Two guards the original lacks (it would crash): clusters with no points left
+        are skipped in the round-robin, and when no cluster has more than 5 points all non-empty
+        clusters are used.
+    metric : {"sqeuclidean", "euclidean"}, default="sqeuclidean"
+        Neighbour distance in the typicality. Both codes use squared L2; ``"euclidean"`` is the
+        paper's formula.
+    n_neighbors : int, default=20
+        The cap ``K_NN`` on the number of neighbours.
+    max_clusters : int, default=500
+        The cap ``MAX_NUM_CLUSTERS`` on C.
+    memory_budget_mb : float, default=256
+        Bound on the distance block of the typicality computation (large clusters at large N).
+
+    Notes
+    -----
+    k-means is scikit-learn's ``KMeans(n_init='auto')`` algorithm (greedy k-means++ seeding, then
+    Lloyd), with the seeding rewritten for speed (:mod:`refine.strategies._clustering`); for
+    ``variant="original"`` with C > 50, ``MiniBatchKMeans(batch_size=5000)`` starts from the same
+    seeding (the original seeds on a subsample of ``3·batch_size`` points, i.e. on all points for
+    pools up to 15 000). Clusters differ from dal-toolbox's run to run only through the random
+    streams, as theirs differ between runs.
+
+    Duplicated rows (scikit-activeml #451) cannot make clusters empty: the seeding stops at the
+    number of distinct points (:mod:`refine.strategies._clustering`), and empty clusters, if
+    Lloyd produced any, have size 0 and are never visited. A cluster of one point has typicality
+    +inf (k = 0 neighbours), i.e. that point is picked.
+
+    Cost: k-means O((|L| + N)·C·D) per Lloyd iteration plus the seeding (C steps of one matrix
+    product each), and O(n_c²·D) for the typicality of each visited cluster. No N×N matrix.
+    """
+
+    name = "typiclust"
+    requires = frozenset({"features"})
+    label_free = True
+    #: inverse TypiClust flips the cluster order and the typicality order
+    _inverse = False
+
+    def __init__(
+        self,
+        variant: str = "dal",
+        metric: str = "sqeuclidean",
+        n_neighbors: int = 20,
+        max_clusters: int = 500,
+        memory_budget_mb: float = 256.0,
+    ):
+        self.variant = variant
+        self.metric = metric
+        self.n_neighbors = n_neighbors
+        self.max_clusters = max_clusters
+        self.memory_budget_mb = memory_budget_mb
+
+    def _validate_params(self) -> None:
+        if self.variant not in _VARIANTS:
+            raise unknown_choice("variant", self.variant, _VARIANTS)
+        if self.metric not in _METRICS:
+            raise unknown_choice("metric", self.metric, _METRICS)
+        check_positive_int("n_neighbors", self.n_neighbors)
+        check_positive_int("max_clusters", self.max_clusters)
+        budget = self.memory_budget_mb
+        if isinstance(budget, bool) or not isinstance(budget, (int, float)) or not budget > 0:
+            raise ConfigError(f"memory_budget_mb must be a number > 0, got {budget!r}")
+
+    # ------------------------------------------------------------------ selection
+    def _select(self, ctx, candidates, batch_size, rng):
+        self._validate_params()
+        n_lab = ctx.n_labeled
+        idx = np.concatenate([ctx.labeled, candidates])
+        F = ctx.normalized_features(idx) if self.variant == "original" else ctx.X[idx]
+        n_clusters = min(n_lab + batch_size, int(self.max_clusters))
+        minibatch = self.variant == "original" and n_clusters > _MINIBATCH_ABOVE
+        _, labels = kmeans(F, n_clusters, rng, minibatch=minibatch)
+        if self.variant == "dal":
+            picked = self._select_dal(F, labels, n_lab, batch_size)
+        else:
+            picked = self._select_original(F, labels, n_lab, batch_size)
+        chosen = candidates[np.asarray(picked, dtype=np.int64)]
+        return fill_at_random(chosen, [candidates], batch_size, rng)
+
+    def _typicality(self, F: np.ndarray) -> np.ndarray:
+        k = min(int(self.n_neighbors), F.shape[0] // 2)
+        return typicality(F, k, self.metric, float(self.memory_budget_mb))
+
+    def _pick(self, t: np.ndarray) -> int:
+        return int(np.argmin(t) if self._inverse else np.argmax(t))
+
+    def _select_dal(self, F, labels, n_lab, batch_size) -> list[int]:
+        """dal-toolbox rule; returns positions among the candidates (rows ``n_lab + pos`` of F)."""
+        cand_labels = labels[n_lab:]
+        n_clusters = int(labels.max()) + 1
+        sizes = np.bincount(cand_labels, minlength=n_clusters)
+        sizes[np.unique(labels[:n_lab])] = 0  # covered clusters are skipped
+        open_clusters = np.flatnonzero(sizes > 0)
+        # dal-toolbox takes argmax(sizes) repeatedly (first index on ties): a stable sort by size
+        key = sizes[open_clusters] if self._inverse else -sizes[open_clusters]
+        visit = open_clusters[np.argsort(key, kind="stable")][:batch_size]
+        members = _group(cand_labels, n_clusters)
+        picked = []
+        for c in visit:
+            pos = members[c]
+            picked.append(int(pos[self._pick(self._typicality(F[n_lab + pos]))]))
+        return picked
+
+    def _select_original(self, F, labels, n_lab, batch_size) -> list[int]:
+        """Original TypiClust rule (round-robin over filtered, sorted clusters)."""
+        cand_labels = labels[n_lab:]
+        n_clusters = int(labels.max()) + 1
+        sizes = np.bincount(labels, minlength=n_clusters)
+        n_labeled_in = np.bincount(labels[:n_lab], minlength=n_clusters)
+        eligible = np.flatnonzero(sizes > _MIN_CLUSTER_SIZE)
+        if eligible.size == 0:  # the original would divide by zero here
+            eligible = np.flatnonzero(sizes > 0)
+        size_key = sizes[eligible] if self._inverse else -sizes[eligible]
+        order = eligible[np.lexsort((size_key, n_labeled_in[eligible]))]
+        members = _group(cand_labels, n_clusters)
+        remaining = {int(c): members[c] for c in order}
+        picked: list[int] = []
+        pointer = 0
+        while len(picked) < batch_size:
+            for step in range(order.size):  # next cluster in round-robin order with points left
+                c = int(order[(pointer + step) % order.size])
+                if remaining[c].size:
+                    break
+            else:
+                break  # every eligible cluster exhausted: the caller fills at random
+            pointer = (pointer + step + 1) % order.size
+            pos = remaining[c]
+            j = self._pick(self._typicality(F[n_lab + pos]))
+            picked.append(int(pos[j]))
+            remaining[c] = np.delete(pos, j)
+        return picked
+
+
+@register_strategy
+class InverseTypiClust(TypiClust):
+    """Inverse TypiClust: the least typical point of the smallest clusters not covered by labels.
+
+    The surrogate of a high-budget strategy in SelectAL (Hacohen & Weinshall, NeurIPS 2023;
+    ensembles.md §1): it mirrors :class:`TypiClust`, visiting uncovered clusters from the smallest
+    up and taking the point with the *lowest* typicality in each. Parameters as
+    :class:`TypiClust`; with ``variant="original"`` the round-robin order is (number of labeled
+    points ascending, size ascending).
+
+    Notes
+    -----
+    dal-toolbox's ``InverseTypiClust`` marks covered clusters with size 0 and then takes the
+    *argmin* of the sizes, so it visits covered (and empty) clusters first and can return labeled
+    points; this implementation follows the stated intent (smallest *uncovered* non-empty
+    cluster), like the docstring of SelectAL's reference implementation describes it.
+    """
+
+    name = "inv_typiclust"
+    _inverse = True
+
+
+def _group(labels: np.ndarray, n_clusters: int) -> list[np.ndarray]:
+    """Positions of each cluster's members (ascending), for clusters ``0..n_clusters-1``."""
+    order = np.argsort(labels, kind="stable")
+    bounds = np.concatenate([[0], np.cumsum(np.bincount(labels, minlength=n_clusters))])
+    return [order[bounds[c] : bounds[c + 1]] for c in range(n_clusters)]
