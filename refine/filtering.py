@@ -21,6 +21,7 @@ and bandwidth, ...) are computed once per cycle, not once per draw.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
@@ -37,6 +38,25 @@ from refine.strategies.base import Strategy
 from refine.strategies.registry import make_strategy
 
 VARIANTS = ("published", "paper")
+
+
+@contextlib.contextmanager
+def _single_threaded_libraries():
+    """One BLAS/OpenMP/torch thread per draw while draws run in parallel threads.
+
+    Parallelism then comes from the draws; nested library thread pools would oversubscribe the
+    cores (k-means and BLAS slow down by an order of magnitude on 2 busy cores).
+    """
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with threadpool_limits(limits=1):
+            yield
+    finally:
+        torch.set_num_threads(before)
 
 
 @dataclass
@@ -199,7 +219,11 @@ class ProgressiveFilter(BaseEstimator):
         trace = FilterTrace(strategies=labels, seconds={lab: 0.0 for lab in labels})
         m = self.draws_per_strategy
         history: list[dict[int, list[str]]] = []
-        executor = ThreadPoolExecutor(self.n_jobs) if self.n_jobs > 1 else None
+        stack = contextlib.ExitStack()
+        executor = None
+        if self.n_jobs > 1:
+            executor = stack.enter_context(ThreadPoolExecutor(self.n_jobs))
+            stack.enter_context(_single_threaded_libraries())
         try:
             for r in range(1, self.rounds + 1):
                 s = self.subsample_size(r, pool.size, n_unlabeled, batch_size)
@@ -259,8 +283,7 @@ class ProgressiveFilter(BaseEstimator):
                 if pool.size == 0:
                     break
         finally:
-            if executor is not None:
-                executor.shutdown()
+            stack.close()
         trace.nominators = {
             int(x): {str(r + 1): history[r].get(int(x), []) for r in range(len(history))}
             for x in pool.tolist()
