@@ -1,0 +1,247 @@
+"""BAIT: the incremental greedy against a from-scratch evaluation of the trace objective."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from refine.errors import ConfigError
+from refine.strategies.bait import Bait, FisherGreedy, fisher_factors
+from tests.conftest import make_context
+
+
+# ---------------------------------------------------------------------------------- brute force
+def explicit_embeddings(probas, H, grad_likelihood, topk=None, normalize=True):
+    """The reference code's per-sample Fisher embeddings, built explicitly (n × rows × P)."""
+    p = np.asarray(probas, dtype=np.float64)
+    H = np.asarray(H, dtype=np.float64)
+    n, K = p.shape
+    if grad_likelihood == "binary_cross_entropy":
+        top = p.max(axis=1)
+        # rows √p̂·(1−p̂)·h and √(1−p̂)·(−p̂)·h (the 2×D embedding of Fast Fishing)
+        a = np.sqrt(top) * (1 - top)
+        b = np.sqrt(1 - top) * (-top)
+        return np.stack([a[:, None] * H, b[:, None] * H], axis=1)
+    k = K if topk is None else topk
+    out = np.zeros((n, k, K * H.shape[1]))
+    for x in range(n):
+        order = np.argsort(-p[x], kind="stable")[:k]
+        w = p[x, order]
+        if normalize:
+            w = w / w.sum()
+        for j, c in enumerate(order):
+            e = np.zeros(K)
+            e[c] = 1.0
+            out[x, j] = np.sqrt(w[j]) * np.kron(e - p[x], H[x])
+    return out
+
+
+def trace_objective(V_cand, V_lab, selected, batch_size, lmb):
+    """``tr((λI + n_L/(n_L+b)·F_L + Σ_S Ĩ(x))⁻¹ F)`` from scratch (means over cand ∪ L and L)."""
+    nL = V_lab.shape[0]
+    P = V_cand.shape[2]
+    fisher = lambda V: np.einsum("nip,niq->pq", V, V)  # noqa: E731
+    F = (fisher(V_cand) + fisher(V_lab)) / (V_cand.shape[0] + nL)
+    FL = fisher(V_lab) / nL if nL else np.zeros((P, P))
+    M = lmb * np.eye(P) + nL / (nL + batch_size) * FL
+    Vs = V_cand[list(selected)] * np.sqrt(batch_size / (nL + batch_size))
+    M = M + fisher(Vs) if len(selected) else M
+    return float(np.trace(np.linalg.solve(M, F)))
+
+
+def tiny_problem(seed=0, n=12, d=3, k=3, n_labeled=4):
+    rng = np.random.default_rng(seed)
+    H = rng.normal(size=(n + n_labeled, d))
+    logits = rng.normal(scale=2.0, size=(n + n_labeled, k))
+    p = np.exp(logits - logits.max(1, keepdims=True))
+    p /= p.sum(1, keepdims=True)
+    return H[:n], p[:n], H[n:], p[n:]
+
+
+def make_engine(H, p, HL, pL, batch_size, lmb, grad_likelihood, topk=None):
+    """A FisherGreedy built from the module's functions, with F and M₀ from the explicit sums."""
+    R = fisher_factors(p, grad_likelihood, topk)
+    RL = fisher_factors(pL, grad_likelihood, topk)
+    Vc = explicit_embeddings(p, H, grad_likelihood, topk)
+    VL = explicit_embeddings(pL, HL, grad_likelihood, topk)
+    if grad_likelihood == "binary_cross_entropy":
+        # the engine works with the equivalent single row √(p̂(1−p̂))·h
+        Vc1 = R[:, :, 0:1] * H[:, None, :]
+        VL1 = RL[:, :, 0:1] * HL[:, None, :]
+        for V2, V1 in [(Vc, Vc1), (VL, VL1)]:
+            np.testing.assert_allclose(
+                np.einsum("nip,niq->npq", V2, V2), np.einsum("nip,niq->npq", V1, V1), atol=1e-12
+            )
+    nL = HL.shape[0]
+    F = (np.einsum("nip,niq->pq", Vc, Vc) + np.einsum("nip,niq->pq", VL, VL)) / (len(H) + nL)
+    FL = np.einsum("nip,niq->pq", VL, VL) / nL
+    M0 = lmb * np.eye(F.shape[0]) + nL / (nL + batch_size) * FL
+    eng = FisherGreedy(H, R, F, np.linalg.inv(M0), batch_size / (nL + batch_size), max_rows=5)
+    return eng, Vc, VL
+
+
+@pytest.mark.parametrize(
+    "grad_likelihood,topk",
+    [("binary_cross_entropy", None), ("cross_entropy", None), ("cross_entropy", 2)],
+)
+def test_incremental_scores_equal_from_scratch_trace(grad_likelihood, topk):
+    H, p, HL, pL = tiny_problem(seed=1)
+    b, lmb = 3, 0.5
+    eng, Vc, VL = make_engine(H, p, HL, pL, b, lmb, grad_likelihood, topk)
+    selected: list[int] = []
+    # forward: the score of x is the decrease of the trace when x joins S
+    for _ in range(5):
+        base = trace_objective(Vc, VL, selected, b, lmb)
+        brute = np.array(
+            [base - trace_objective(Vc, VL, selected + [x], b, lmb) for x in range(len(H))]
+        )
+        np.testing.assert_allclose(eng.scores(+1.0), brute, rtol=1e-7, atol=1e-10)
+        brute[selected] = -np.inf
+        x = int(np.argmax(brute))
+        selected.append(x)
+        eng.update(x, +1.0)
+    # backward: the removal score is the increase of the trace when x leaves S
+    kept = np.array(selected)
+    for _ in range(2):
+        base = trace_objective(Vc, VL, kept.tolist(), b, lmb)
+        brute = np.array(
+            [trace_objective(Vc, VL, [y for y in kept if y != x], b, lmb) - base for x in kept]
+        )
+        np.testing.assert_allclose(eng.scores(-1.0, kept), brute, rtol=1e-7, atol=1e-10)
+        j = int(np.argmin(brute))
+        x = int(kept[j])
+        kept = np.delete(kept, j)
+        eng.update(x, -1.0, kept)
+
+
+@pytest.mark.parametrize("grad_likelihood", ["binary_cross_entropy", "cross_entropy"])
+def test_forward_greedy_equals_brute_force_argmin(grad_likelihood):
+    """oversampling=1: each step adds the candidate minimising the from-scratch objective."""
+    H, p, HL, pL = tiny_problem(seed=2, n=9)
+    b, lmb = 4, 1.0
+    eng, Vc, VL = make_engine(H, p, HL, pL, b, lmb, grad_likelihood)
+    chosen = eng.run(b, n_forward=b)
+    selected: list[int] = []
+    for _ in range(b):
+        objs = [
+            trace_objective(Vc, VL, selected + [x], b, lmb) if x not in selected else np.inf
+            for x in range(len(H))
+        ]
+        selected.append(int(np.argmin(objs)))
+    assert chosen.tolist() == selected
+
+
+def test_forward_backward_equals_brute_force_pruning():
+    H, p, HL, pL = tiny_problem(seed=3, n=10)
+    b, lmb = 3, 1.0
+    eng, Vc, VL = make_engine(H, p, HL, pL, b, lmb, "binary_cross_entropy")
+    chosen = eng.run(b, n_forward=2 * b)
+    selected: list[int] = []
+    for _ in range(2 * b):
+        objs = [
+            trace_objective(Vc, VL, selected + [x], b, lmb) if x not in selected else np.inf
+            for x in range(len(H))
+        ]
+        selected.append(int(np.argmin(objs)))
+    while len(selected) > b:
+        objs = [trace_objective(Vc, VL, [y for y in selected if y != x], b, lmb) for x in selected]
+        del selected[int(np.argmin(objs))]
+    assert chosen.tolist() == selected
+
+
+def test_greedy_batch_is_optimal_on_a_trivial_pool():
+    """On a pool where brute force over all subsets is cheap, report the greedy gap (sanity)."""
+    H, p, HL, pL = tiny_problem(seed=4, n=7, d=2)
+    b, lmb = 2, 1.0
+    eng, Vc, VL = make_engine(H, p, HL, pL, b, lmb, "binary_cross_entropy")
+    chosen = eng.run(b, n_forward=2 * b)
+    best = min(
+        trace_objective(Vc, VL, list(S), b, lmb) for S in itertools.combinations(range(7), b)
+    )
+    got = trace_objective(Vc, VL, chosen.tolist(), b, lmb)
+    assert got <= best * 1.05  # greedy + pruning is near the optimum on this pool
+    assert got >= best - 1e-12
+
+
+def test_strategy_matches_engine_built_from_scratch():
+    """The strategy's F, F_L, M₀ and rescaling give the same batch as the explicit construction."""
+    ctx, cand = make_context(n=120, d=5, k=4, n_labeled=15, seed=3, epochs=20)
+    sub = cand[:40]
+    b = 5
+    H = ctx.X[sub].astype(np.float64)
+    HL = ctx.X[ctx.labeled].astype(np.float64)
+    eng, _, _ = make_engine(
+        H, ctx.probas(sub), HL, ctx.probas(ctx.labeled), b, 1.0, "binary_cross_entropy"
+    )
+    expected = sub[eng.run(b, 2 * b)]
+    got = Bait().select(ctx, sub, b, np.random.default_rng(0))
+    np.testing.assert_array_equal(got, expected)
+
+
+def test_topk_strategy_selects_a_valid_batch():
+    ctx, cand = make_context(n=150, d=4, k=3, n_labeled=12, seed=4, epochs=20)
+    a = Bait(grad_likelihood="cross_entropy", expectation_topk=2).select(
+        ctx, cand, 6, np.random.default_rng(0)
+    )
+    assert a.size == 6 and np.unique(a).size == 6
+
+
+def test_dal_fisher_scaling_weights_chunks():
+    from refine.strategies.bait import row_weights
+
+    w = row_weights(70, "dal", 32)
+    np.testing.assert_allclose(w[:32], 1 / 32)
+    np.testing.assert_allclose(w[64:], 1 / 6)
+    np.testing.assert_allclose(row_weights(5, "mean", 32), 0.2)
+    ctx, cand = make_context(n=200, d=4, k=3, n_labeled=40, seed=5, epochs=20)
+    a = Bait(fisher_scaling="dal").select(ctx, cand, 5, np.random.default_rng(0))
+    assert a.size == 5
+
+
+def test_fewer_candidates_than_twice_the_batch():
+    ctx, cand = make_context(n=100, d=4, k=3, n_labeled=10, seed=6, epochs=20)
+    chosen = Bait().select(ctx, cand[:15], 10, np.random.default_rng(0))
+    assert np.unique(chosen).size == 10
+
+
+@pytest.mark.parametrize(
+    "params,match",
+    [
+        ({"lmb": 0}, "lmb"),
+        ({"oversampling": 0.5}, "oversampling"),
+        ({"grad_likelihood": "mse"}, "grad_likelihood"),
+        ({"expectation_topk": 2}, "expectation_topk"),
+        ({"grad_likelihood": "cross_entropy", "expectation_topk": 9}, "expectation_topk"),
+        ({"fisher_scaling": "sum"}, "fisher_scaling"),
+        ({"grad_likelihood": "cross_entropy", "memory_budget_mb": 1e-4}, "memory_budget_mb"),
+    ],
+)
+def test_bad_parameters_raise_config_errors(params, match):
+    ctx, cand = make_context(n=60, d=4, k=3, n_labeled=6, seed=7, epochs=5)
+    with pytest.raises(ConfigError, match=match):
+        Bait(**params).select(ctx, cand, 3, np.random.default_rng(0))
+
+
+@pytest.mark.parametrize(
+    "grad_likelihood,topk", [("binary_cross_entropy", None), ("cross_entropy", 2)]
+)
+def test_fisher_matrix_and_quadratic_forms_equal_explicit_sums(grad_likelihood, topk):
+    from refine.strategies.bait import fisher_matrix, quad_forms
+
+    H, p, _, _ = tiny_problem(seed=8, n=11, d=3, k=4)
+    R = fisher_factors(p, grad_likelihood, topk)
+    V = R[:, :, :, None] * H[:, None, None, :]  # the k × K'D embeddings, built explicitly
+    V = V.reshape(len(H), R.shape[1], -1)
+    w = np.random.default_rng(0).random(len(H))
+    explicit = np.einsum("n,nip,niq->pq", w, V, V)
+    np.testing.assert_allclose(fisher_matrix(H, R, w, max_rows=4), explicit, atol=1e-12)
+    rng = np.random.default_rng(1)
+    mat = rng.normal(size=explicit.shape)
+    mat = mat + mat.T
+    np.testing.assert_allclose(
+        quad_forms(H, R, mat, 0.3, max_rows=4),
+        0.3 * np.einsum("nip,pq,njq->nij", V, mat, V),
+        atol=1e-10,
+    )
