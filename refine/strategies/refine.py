@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import numpy as np
+from sklearn.base import clone
 
 from refine.ensemble import DEFAULT_ENSEMBLE
 from refine.seeding import child_rng, rng_seed_sequence
 from refine.strategies.base import Strategy
 from refine.strategies.registry import make_strategy, register_prefix, register_strategy
+
+
+def _resolve(strategy: str | Strategy, params: dict | None) -> Strategy:
+    """A registered name (built with ``params``) or a user's Strategy instance (cloned)."""
+    if isinstance(strategy, Strategy):
+        return clone(strategy)
+    return make_strategy(strategy, **(params or {}))
 
 
 class _FilteredBase(Strategy):
@@ -64,9 +72,9 @@ class Refine(_FilteredBase):
     rounds, draws_per_strategy, sample_ratio, first_subsample, max_pool, variant, n_jobs
         Progressive filtering (see :class:`refine.filtering.ProgressiveFilter`); defaults are the
         published code's R = 5, m = 11, α = 0.4, 5000, 10 000, ``"published"``.
-    final : str
+    final : str or Strategy
         Coverage strategy selecting the batch from the refined pool (``"uherding"``; any
-        registered strategy is allowed).
+        registered strategy or Strategy instance is allowed).
     final_params : dict, optional
         Parameters of the final strategy.
     strategy_params : dict, optional
@@ -113,7 +121,7 @@ class Refine(_FilteredBase):
         self.n_jobs = n_jobs
 
     def _final(self) -> Strategy:
-        return make_strategy(self.final, **(self.final_params or {}))
+        return _resolve(self.final, self.final_params)
 
 
 class Filtered(_FilteredBase):
@@ -124,8 +132,8 @@ class Filtered(_FilteredBase):
 
     Parameters
     ----------
-    strategy : str
-        The registered strategy that selects from the refined pool.
+    strategy : str or Strategy
+        The registered strategy (or a Strategy instance) that selects from the refined pool.
     strategy_kwargs : dict, optional
         Its parameters.
     strategies, rounds, draws_per_strategy, sample_ratio, first_subsample, max_pool, variant,
@@ -162,7 +170,7 @@ class Filtered(_FilteredBase):
         self.n_jobs = n_jobs
 
     def _final(self) -> Strategy:
-        return make_strategy(self.strategy, **(self.strategy_kwargs or {}))
+        return _resolve(self.strategy, self.strategy_kwargs)
 
 
 def _make_filtered(inner: str, **params) -> Filtered:
