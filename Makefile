@@ -11,11 +11,10 @@ WORKERS ?= 2
 ENGINE ?= local
 ARTEFACTS := table1 table2 fig1 fig2 fig3 fig4 fig5 fig6 fig8 appendix theory
 DEMO_OUT ?= results/demo
-DEMO_STRATEGIES ?= random,margin
 # Tests run in 2 xdist workers; one BLAS/torch thread each avoids oversubscribing the 2 cores.
 TEST_ENV := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TRANSFORMERS_OFFLINE=1 MPLBACKEND=Agg PYTHONHASHSEED=0
 
-.PHONY: help install install-dev demo test lint format bench clean reproduce-all $(addprefix reproduce-,$(ARTEFACTS)) reproduce-fig5a reproduce-fig5b reproduce-figs9-13
+.PHONY: help install install-dev demo test notebooks lint format bench clean reproduce-all $(addprefix reproduce-,$(ARTEFACTS)) reproduce-fig5a reproduce-fig5b reproduce-figs9-13
 
 help:
 	@grep -E '^#  ' Makefile | sed 's/^#  //'
@@ -36,11 +35,16 @@ install: $(VENV)/.installed-core
 install-dev: $(VENV)/.installed-dev
 
 demo: $(VENV)/.installed-core
-	$(VENV)/bin/refine run --dataset digits --strategy $(DEMO_STRATEGIES) --seeds 1-3 --cycles 20 --out $(DEMO_OUT) --resume
+	$(VENV)/bin/refine run --dataset digits --strategy random,margin --seeds 1-3 --cycles 20 --out $(DEMO_OUT) --resume
+	$(VENV)/bin/refine run --dataset digits --strategy refine --param n_jobs=2 --seeds 1-3 --cycles 20 --out $(DEMO_OUT) --resume
 	$(VENV)/bin/refine report $(DEMO_OUT) --figures $(DEMO_OUT)/figures
 
 test: $(VENV)/.installed-dev
 	$(TEST_ENV) $(PY) -m pytest -n 2 --dist loadfile -q
+	$(TEST_ENV) $(PY) -m pytest --nbval notebooks/ -q -p no:cacheprovider
+
+notebooks: $(VENV)/.installed-dev
+	$(TEST_ENV) $(PY) notebooks/build_notebooks.py
 
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check refine theory reproduce tests benchmarks

@@ -8,8 +8,9 @@ was running; no trial is lost or duplicated (one file per trial, keyed by its sp
 Engines
 -------
 ``"local"`` (default)
-    A :class:`concurrent.futures.ProcessPoolExecutor` with ``n_workers`` processes (or in-process
-    when ``n_workers == 1``).
+    A :class:`concurrent.futures.ProcessPoolExecutor` with ``n_workers`` processes started with
+    ``spawn`` (or in-process when ``n_workers == 1``). As with any spawn-based pool, a script that
+    calls :func:`run_grid` must guard its entry point with ``if __name__ == "__main__":``.
 ``"ray"``
     One Ray task per trial (``ray.init(address=...)`` for an existing cluster, a local instance
     otherwise). Tasks are retried when their worker dies; with CUDA present each trial asks for a
