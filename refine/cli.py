@@ -309,6 +309,22 @@ def _register_extract() -> None:
 _register_extract()
 
 
+def _register_project() -> None:
+    from refine.cli_project import export, init, label, select, status
+
+    for name, fn in (
+        ("init", init),
+        ("label", label),
+        ("select", select),
+        ("export", export),
+        ("status", status),
+    ):
+        app.command(name)(friendly_errors(fn))
+
+
+_register_project()
+
+
 @app.command()
 def datasets() -> None:
     """List the registered datasets with their default batch size."""

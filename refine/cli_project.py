@@ -1,0 +1,497 @@
+"""``refine init / label / select / export / status``: the practitioner workflow on a project folder.
+
+Registered in :mod:`refine.cli` by ``_register_project()``. Every command validates its input
+completely before it writes anything; errors are :class:`refine.errors.RefineError` subclasses,
+which the CLI prints as one line (exit status 2) and which leave the project folder unchanged.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+_PROJECT_ARG = typer.Argument(help="Project folder (created by `refine init`).", show_default=False)
+
+
+def _console(stderr: bool = False):
+    from rich.console import Console
+
+    return Console(stderr=stderr)
+
+
+@contextlib.contextmanager
+def _phases(quiet: bool, title: str) -> Iterator:
+    """A rich progress display on stderr whose description follows the command's phases."""
+    if quiet:
+        yield lambda text: None
+        return
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=_console(stderr=True),
+        transient=True,
+    ) as prog:
+        task = prog.add_task(title, total=None)
+        yield lambda text: prog.update(task, description=f"{title}: {text}")
+
+
+def init(
+    project: Annotated[
+        Path,
+        typer.Argument(
+            help="New project folder (must not exist, or be empty).", show_default=False
+        ),
+    ],
+    images: Annotated[
+        Optional[Path],  # noqa: UP045  (typer needs Optional on Python 3.10)
+        typer.Option(
+            "--images",
+            help="Image folder (searched recursively; ids are the paths relative to it). "
+            "Features are extracted once with --backbone and stored in the project.",
+            show_default=False,
+        ),
+    ] = None,
+    features: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option(
+            "--features",
+            help="Precomputed embeddings instead of images: .npy (N×D) or .parquet (one vector "
+            "column, or numeric columns; an 'id' column is used as the ids).",
+            show_default=False,
+        ),
+    ] = None,
+    ids: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option(
+            "--ids",
+            help="Ids of the embedding rows, in the same order: .csv with an 'id' column, .txt "
+            "(one per line) or .json (a list). Default: the Parquet 'id' column, else row numbers.",
+            show_default=False,
+        ),
+    ] = None,
+    feature_column: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--feature-column", help="Parquet column holding the vectors."),
+    ] = None,
+    backbone: Annotated[
+        str,
+        typer.Option(
+            "--backbone",
+            "-b",
+            help="Frozen image backbone: dinov2 (default), dinov2-noreg, dinov3, clip, clip-b32.",
+        ),
+    ] = "dinov2",
+    device: Annotated[
+        str, typer.Option("--device", "-d", help="Where the backbone runs: cpu, cuda, auto, ...")
+    ] = "cpu",
+    batch_size: Annotated[
+        int, typer.Option("--batch-size", min=1, help="Images per forward pass (speed/memory).")
+    ] = 64,
+    num_workers: Annotated[
+        int, typer.Option("--num-workers", min=0, help="DataLoader workers for decoding.")
+    ] = 0,
+    weights: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option("--weights", help="Local checkpoint of the backbone instead of the hub."),
+    ] = None,
+    random_weights: Annotated[
+        bool,
+        typer.Option(
+            "--random-weights",
+            help="Build the backbone with random weights (tests and offline smoke runs only).",
+        ),
+    ] = False,
+    cache_dir: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option(
+            "--cache-dir",
+            help="Feature cache to reuse across attempts (the file is copied into the project).",
+        ),
+    ] = None,
+    seed: Annotated[
+        int,
+        typer.Option(
+            "--seed", min=0, help="Project seed: head initialisation and default selection seed."
+        ),
+    ] = 0,
+    cold_start: Annotated[
+        str,
+        typer.Option(
+            "--cold-start",
+            help="Label-free strategy for batches selected before any label exists: typiclust or "
+            "maxherding (also random, coreset).",
+        ),
+    ] = "typiclust",
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Create a project folder from an image folder or from precomputed embeddings.
+
+    The folder appears only when complete; nothing is written when the input is rejected.
+    """
+    from refine.project import Project
+
+    p = Project.create(
+        project,
+        images=images,
+        features=features,
+        ids=ids,
+        feature_column=feature_column,
+        backbone=backbone,
+        device=device,
+        pretrained=not random_weights,
+        weights_path=weights,
+        extract_batch_size=batch_size,
+        num_workers=num_workers,
+        cache_dir=cache_dir,
+        seed=seed,
+        cold_start=cold_start,
+        progress=not quiet,
+    )
+    src = p.meta.source
+    what = (
+        f"{src.get('backbone')} features of {src.get('images')}"
+        if src.get("kind") == "images"
+        else f"embeddings from {src.get('features')}"
+    )
+    _console().print(
+        f"created {p.root}: {p.meta.n} instances × {p.meta.dim} dims ({what}). "
+        f"Next: `refine select {p.root} --budget B` (cold start: {p.meta.cold_start})."
+    )
+
+
+def label(
+    project: Annotated[Path, _PROJECT_ARG],
+    annotations: Annotated[
+        Path,
+        typer.Argument(
+            help="Annotation file: .csv with header 'id,label' (class names as strings), or a "
+            "Label Studio JSON export (.json).",
+            show_default=False,
+        ),
+    ],
+    fmt: Annotated[
+        str, typer.Option("--format", help="auto (by suffix), csv or label-studio.")
+    ] = "auto",
+    relabel: Annotated[
+        bool,
+        typer.Option(
+            "--relabel",
+            help="Allow changing the class of already labeled ids (the old label stays in the "
+            "history). Without it a changed label is an error.",
+        ),
+    ] = False,
+    from_name: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(
+            "--from-name",
+            help="Label Studio: name of the Choices control holding the class (only needed when "
+            "tasks answer several).",
+        ),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Validate and report; write nothing.")
+    ] = False,
+) -> None:
+    """Import labels (appended to the project's history; new classes grow the head)."""
+    from refine.project import Project
+
+    p = Project.open(project)
+    s = p.add_labels(annotations, fmt=fmt, relabel=relabel, from_name=from_name, dry_run=dry_run)
+    parts = [f"{s['new']} new label(s)"]
+    if s["relabeled"]:
+        parts.append(f"{s['relabeled']} changed")
+    if s["unchanged"]:
+        parts.append(f"{s['unchanged']} already known")
+    if s.get("skipped"):
+        parts.append(f"{s['skipped']} task(s) without a class skipped")
+    if s["new_classes"]:
+        parts.append(f"new classes: {', '.join(s['new_classes'])}")
+    where = (
+        "dry run, nothing written"
+        if dry_run
+        else (f"written to {s['file']}" if s["file"] else "nothing new, nothing written")
+    )
+    _console().print(
+        f"{'; '.join(parts)} ({where}). {len(p.state.labels)} labeled of {p.meta.n}, "
+        f"{len(p.state.classes)} classes."
+    )
+
+
+def select(
+    project: Annotated[Path, _PROJECT_ARG],
+    budget: Annotated[
+        int, typer.Option("--budget", "-n", help="Instances to select.", show_default=False)
+    ],
+    strategy: Annotated[
+        str,
+        typer.Option(
+            "--strategy",
+            "-s",
+            help="Strategy: refine (default), any single strategy (margin, badge, ...) or "
+            "filtered:<strategy>; see `refine strategies`.",
+        ),
+    ] = "refine",
+    seed: Annotated[
+        Optional[int],  # noqa: UP045
+        typer.Option(
+            "--seed",
+            min=0,
+            help="Selection seed (default: the project's). Same seed + same state = same batch.",
+            show_default=False,
+        ),
+    ] = None,
+    out: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option(
+            "--out",
+            "-o",
+            help="Write the batch: .csv (ids with provenance) or .json (Label Studio tasks).",
+            show_default=False,
+        ),
+    ] = None,
+    param: Annotated[
+        Optional[list[str]],  # noqa: UP045
+        typer.Option(
+            "--param",
+            help="Strategy parameter KEY=VALUE (repeatable; values parsed as JSON), e.g. "
+            "--param rounds=3.",
+        ),
+    ] = None,
+    cold_start: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(
+            "--cold-start",
+            help="Label-free strategy used while no label exists (default: the project's).",
+            show_default=False,
+        ),
+    ] = None,
+    epochs: Annotated[
+        int, typer.Option("--epochs", min=1, help="Head training epochs (paper: 200).")
+    ] = 200,
+    device: Annotated[
+        str, typer.Option("--device", help="Torch device of head training: cpu, cuda, auto.")
+    ] = "cpu",
+    include_pending: Annotated[
+        bool,
+        typer.Option(
+            "--include-pending",
+            help="Allow re-selecting instances selected earlier but not labeled yet.",
+        ),
+    ] = False,
+    url_prefix: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(
+            "--url-prefix",
+            help="Label Studio tasks: data.image = PREFIX + id, e.g. a URL of Label Studio's "
+            "local file serving. Default: the absolute image path.",
+            show_default=False,
+        ),
+    ] = None,
+    dry_run: Annotated[
+        bool,
+        typer.Option("--dry-run", help="Compute and show the batch without recording the round."),
+    ] = False,
+    jobs: Annotated[
+        Optional[int],  # noqa: UP045
+        typer.Option(
+            "--jobs",
+            "-j",
+            min=1,
+            help="Threads for Refine's filtering draws, one BLAS thread each (default: all CPU "
+            "cores). The batch does not depend on it.",
+            show_default=False,
+        ),
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
+) -> None:
+    """Select the next batch to annotate and record it as a new round.
+
+    With no labels yet, a label-free cold-start strategy stands in for the requested one. Instances selected earlier and not labeled yet are never selected again (unless --include-pending).
+    """  # noqa: E501  (typer keeps docstring line breaks in --help)
+    from refine.cli import parse_params
+    from refine.errors import ConfigError
+    from refine.project import Project
+
+    p = Project.open(project)
+    if out is not None and out.suffix.lower() not in (".csv", ".json"):
+        raise ConfigError(
+            f"--out {out}: unsupported file type {out.suffix!r}; use .csv or .json (Label Studio)"
+        )
+    params = parse_params(param)
+    with _phases(quiet, f"round {len(p.state.rounds) + 1}") as phase:
+        rec = p.select(
+            budget,
+            strategy=strategy,
+            strategy_params=params,
+            seed=seed,
+            cold_start=cold_start,
+            head_epochs=epochs,
+            device=device,
+            include_pending=include_pending,
+            dry_run=dry_run,
+            jobs=jobs,
+            phase=phase,
+        )
+    if out is not None:
+        p.write_batch(out, p.batch_rows(rec), url_prefix=url_prefix)
+    if quiet:
+        return
+    used = rec["used_strategy"] + (" (cold start)" if rec["cold_start"] else "")
+    where = "dry run, not recorded" if dry_run else f"recorded as {rec['file']}"
+    _console().print(
+        f"round {rec['number']}: {len(rec['selected'])} instance(s) selected by {used} in "
+        f"{rec['seconds']:.1f}s ({where})" + (f"; batch written to {out}" if out else "")
+    )
+    if out is None:
+        for i in rec["selected"][:20]:
+            _console().print(f"  {i}", highlight=False)
+        if len(rec["selected"]) > 20:
+            _console().print(f"  ... and {len(rec['selected']) - 20} more (use --out)")
+
+
+def export(
+    project: Annotated[Path, _PROJECT_ARG],
+    out: Annotated[
+        Path,
+        typer.Option(
+            "--out",
+            "-o",
+            help="Output file: .json (Label Studio tasks) or .csv (ids with provenance).",
+            show_default=False,
+        ),
+    ],
+    round_: Annotated[
+        Optional[int],  # noqa: UP045
+        typer.Option(
+            "--round", min=1, help="Round to export (default: the latest).", show_default=False
+        ),
+    ] = None,
+    pending: Annotated[
+        bool,
+        typer.Option("--pending", help="Export every selected instance not labeled yet instead."),
+    ] = False,
+    url_prefix: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(
+            "--url-prefix",
+            help="data.image = PREFIX + id, e.g. a URL of Label Studio's local file serving "
+            "(see docs/practitioner.md). Default: the absolute image path.",
+            show_default=False,
+        ),
+    ] = None,
+    labeling_config: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option(
+            "--labeling-config",
+            help="Also write a Label Studio labeling configuration (XML) with the known classes.",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Export a selected batch as Label Studio tasks (or CSV); read the annotations back with `refine label`."""  # noqa: E501
+    from refine.errors import ConfigError
+    from refine.project import Project
+
+    if pending and round_ is not None:
+        raise ConfigError("give --round or --pending, not both")
+    p = Project.open(project)
+    rows = p.batch_rows(None if pending else p.round_record(round_), pending=pending)
+    p.write_batch(out, rows, url_prefix=url_prefix, labeling_config=labeling_config)
+    extra = f" and labeling configuration {labeling_config}" if labeling_config else ""
+    _console().print(f"{len(rows)} instance(s) written to {out}{extra}")
+
+
+def status(
+    project: Annotated[Path, _PROJECT_ARG],
+    estimate: Annotated[
+        bool,
+        typer.Option(
+            "--estimate/--no-estimate",
+            help="Estimate the head's accuracy by cross-validation on the labeled set.",
+        ),
+    ] = True,
+    epochs: Annotated[
+        int, typer.Option("--epochs", min=1, help="Head epochs of the estimate (paper: 200).")
+    ] = 200,
+    folds: Annotated[int, typer.Option("--folds", min=2, help="Cross-validation folds.")] = 5,
+    device: Annotated[str, typer.Option("--device", help="Torch device of the estimate.")] = "cpu",
+    as_json: Annotated[bool, typer.Option("--json", help="Print the status as JSON.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
+) -> None:
+    """Show pool size, labels per class, pending instances, rounds so far and an accuracy estimate."""
+    from rich.table import Table
+
+    from refine.project import Project
+
+    p = Project.open(project)
+    s = p.status()
+    if estimate:
+        with _phases(quiet or as_json, "accuracy estimate") as phase:
+            phase(f"{folds}-fold cross-validation")
+            s["accuracy"] = p.estimate_accuracy(folds=folds, head_epochs=epochs, device=device)
+    if as_json:
+        typer.echo(json.dumps(s, indent=2, sort_keys=True))
+        return
+    con = _console()
+    src = s["source"]
+    what = (
+        f"images in {src.get('images')} · {src.get('backbone')} ({src.get('weights')})"
+        if src.get("kind") == "images"
+        else f"embeddings from {src.get('features')}"
+    )
+    con.print(f"[bold]{p.root}[/] · state version {s['state_version']} · {what}")
+    con.print(
+        f"pool {s['pool']} × {s['dim']} · labeled {s['labeled']} · unlabeled {s['unlabeled']} · "
+        f"pending (selected, not labeled) {s['pending']}"
+    )
+    if s["classes"]:
+        t = Table(title="labels per class")
+        t.add_column("class")
+        t.add_column("labels", justify="right")
+        for c, n in s["classes"].items():
+            t.add_row(c, str(n))
+        con.print(t)
+    if s["rounds"]:
+        t = Table(title="selection rounds")
+        for col in (
+            "round",
+            "strategy",
+            "budget",
+            "labeled before",
+            "labeled since",
+            "seed",
+            "created (UTC)",
+        ):
+            t.add_column(col)
+        for r in s["rounds"]:
+            used = r["used_strategy"] + (" (cold start)" if r["cold_start"] else "")
+            t.add_row(
+                str(r["number"]),
+                used,
+                str(r["budget"]),
+                str(r["n_labeled"]),
+                str(r["labeled_since"]),
+                str(r["seed"]),
+                r["created_utc"][:16].replace("T", " "),
+            )
+        con.print(t)
+    else:
+        con.print("no selection rounds yet")
+    acc = s.get("accuracy")
+    if acc is not None:
+        if acc["available"]:
+            con.print(
+                f"head accuracy estimate: {acc['mean']:.3f} ± {acc['std']:.3f} "
+                f"({acc['folds']}-fold cross-validation on {acc['n']} labels; biased, since the "
+                "labels were chosen by active learning)"
+            )
+        else:
+            con.print(f"head accuracy estimate: not available ({acc['reason']})")

@@ -1,0 +1,408 @@
+"""``select_batch``: the next batch to annotate, from features and the labels so far.
+
+The same engine drives ``refine select`` (through :class:`refine.project.Project`) and the Python
+API. One call builds a :class:`~refine.context.SelectionContext` (the head is trained lazily, with
+the paper's protocol, from initial weights fixed by the seed), runs the strategy on the unlabeled
+instances that are not excluded, and returns the batch with its per-instance provenance.
+
+Cold start: with no labels, a strategy that needs them (Refine, Margin, BADGE, ...) is replaced by
+a label-free one (``cold_start``, TypiClust by default), as the paper's cycle 0 would otherwise be
+a uniform random draw.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from refine.context import SelectionContext
+from refine.data import validate_features
+from refine.errors import ConfigError, DataError, PoolExhaustedError, check_positive_int
+from refine.head import HeadConfig, HeadTrainer
+from refine.seeding import as_seed_sequence, child_rng, child_seed
+
+#: Strategies offered for the cold start in the documentation (any label-free strategy works).
+COLD_START_CHOICES = ("typiclust", "maxherding")
+
+
+@dataclass
+class BatchSelection:
+    """The result of :func:`select_batch`.
+
+    Attributes
+    ----------
+    indices : ndarray of int64
+        Selected rows of ``features``, in the order the strategy chose them.
+    strategy : str
+        The strategy that selected the batch (the cold-start strategy when it stood in).
+    requested_strategy : str
+        The strategy that was asked for.
+    cold_start : bool
+        True when the cold-start strategy replaced the requested one (no labels yet).
+    provenance : list of dict
+        One per selected instance, in the order of ``indices``: ``{"final": name, "rounds":
+        {"1": [names], ...}}``: the strategy that made the final pick and, for Refine and
+        ``filtered:<name>``, which ensemble members nominated the instance in which filtering
+        round.
+    trace : dict or None
+        Refine's pool trace (pool sizes, contributions, overlaps, seconds per strategy), without
+        the per-instance part that is in ``provenance``.
+    classes : list or None
+        Class names in index order when string labels were given.
+    seconds : float
+        Wall time of the selection (head training included).
+    """
+
+    indices: np.ndarray
+    strategy: str
+    requested_strategy: str
+    cold_start: bool
+    provenance: list[dict] = field(default_factory=list)
+    trace: dict | None = None
+    classes: list | None = None
+    seconds: float = 0.0
+
+    def __len__(self) -> int:
+        return int(self.indices.size)
+
+
+def default_jobs() -> int:
+    """Number of CPU cores this process may use (the default of ``jobs``)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - macOS, Windows
+        return max(1, os.cpu_count() or 1)
+
+
+def with_jobs(spec: str, params: Mapping[str, Any] | None, jobs: int | None) -> dict[str, Any]:
+    """``params`` plus ``n_jobs`` for strategies that take it (Refine, ``filtered:*``).
+
+    Parallel filtering draws run one BLAS thread each and give the same batch as serial ones
+    (:mod:`refine.filtering`), so ``jobs`` changes the speed, never the result. An ``n_jobs``
+    given in ``params`` wins.
+    """
+    out = dict(params or {})
+    if "n_jobs" in out:
+        return out
+    if "n_jobs" in build_strategy(spec, out).get_params(deep=False):
+        out["n_jobs"] = default_jobs() if jobs is None else check_positive_int("jobs", jobs)
+    return out
+
+
+def check_cold_start(name: str) -> str:
+    """Validate a cold-start strategy name: a registered, label-free strategy."""
+    from refine.strategies import available_strategies, strategy_class
+
+    free = [n for n in available_strategies() if strategy_class(n).label_free]
+    if not isinstance(name, str) or name not in free:
+        raise ConfigError(
+            f"cold_start must be a label-free strategy, got {name!r}; allowed values: "
+            f"{', '.join(free)} (typiclust and maxherding are the recommended ones)"
+        )
+    return name
+
+
+def build_strategy(spec: str, params: Mapping[str, Any] | None):
+    """Build (and thereby validate) a strategy from its spec and parameters."""
+    from refine.strategies import make_strategy
+
+    return make_strategy(spec, **dict(params or {}))
+
+
+def nominators_text(prov: Mapping[str, Any]) -> str:
+    """A one-line, human-readable form of one instance's provenance."""
+    rounds = prov.get("rounds") or {}
+    parts = [
+        f"r{r}: {', '.join(names)}"
+        for r, names in sorted(rounds.items(), key=lambda kv: int(kv[0]))
+    ]
+    return "; ".join(parts)
+
+
+def run_selection(
+    X: np.ndarray,
+    labeled: np.ndarray,
+    labels: np.ndarray,
+    trainer: HeadTrainer,
+    budget: int,
+    *,
+    strategy: str = "refine",
+    strategy_params: Mapping[str, Any] | None = None,
+    cold_start: str = "typiclust",
+    exclude: np.ndarray | None = None,
+    seed: int | np.random.SeedSequence = 0,
+    cycle: int = 1,
+    jobs: int | None = None,
+) -> BatchSelection:
+    """The engine behind :func:`select_batch` and ``refine select`` (inputs already validated).
+
+    Parameters
+    ----------
+    X : ndarray (N, D), float32
+    labeled, labels : ndarray of int
+        Labeled rows (in labeling order) and their class indices.
+    trainer : HeadTrainer
+        Trains the head from the run's fixed initial weights.
+    budget : int
+        Batch size, at most the number of selectable instances.
+    strategy, strategy_params, cold_start
+        See :func:`select_batch`.
+    exclude : ndarray of int, optional
+        Unlabeled rows that must not be selected (sent to annotators already). Strategies that
+        never read labels (TypiClust, MaxHerding, Coreset) treat them as covered, like labeled
+        instances.
+    seed : int or SeedSequence
+        Root of this selection's random streams.
+    cycle : int
+        Passed to the context (read only by schedule-based strategies such as TCM).
+    jobs : int, optional
+        Threads for the filtering draws of Refine / ``filtered:*`` (default: all CPU cores);
+        see :func:`with_jobs`.
+    """
+    t0 = time.perf_counter()
+    requested = build_strategy(strategy, with_jobs(strategy, strategy_params, jobs))
+    n = X.shape[0]
+    labeled = np.asarray(labeled, dtype=np.int64)
+    labels = np.asarray(labels, dtype=np.int64)
+    exclude = np.zeros(0, np.int64) if exclude is None else np.asarray(exclude, dtype=np.int64)
+    blocked = np.zeros(n, dtype=bool)
+    blocked[labeled] = True
+    blocked[exclude] = True
+    candidates = np.flatnonzero(~blocked)
+    if candidates.size == 0:
+        raise PoolExhaustedError(
+            "no instances left to select: every instance is labeled or already selected"
+        )
+    if budget > candidates.size:
+        raise DataError(
+            f"budget {budget} is larger than the {candidates.size} instances available for "
+            f"selection (unlabeled and not already selected); choose a budget between 1 and "
+            f"{candidates.size}"
+        )
+    use_cold = labeled.size == 0 and not requested.label_free
+    chosen = build_strategy(cold_start, None) if use_cold else requested
+    reads_labels = bool(set(chosen.requires) & {"head", "labels", "probas"})
+    if chosen.label_free and not reads_labels and exclude.size:
+        # coverage strategies that never read labels (TypiClust, MaxHerding, Coreset) must see
+        # what is already with the annotators as covered; their labels are never read
+        ctx_idx = np.concatenate([labeled, exclude])
+        ctx_lab = np.concatenate([labels, np.zeros(exclude.size, np.int64)])
+    else:
+        ctx_idx, ctx_lab = labeled, labels
+    root = as_seed_sequence(seed)
+    ctx = SelectionContext(
+        X,
+        ctx_idx,
+        ctx_lab,
+        trainer.n_classes,
+        trainer,
+        seed=child_seed(root, "context"),
+        cycle=cycle,
+    )
+    idx = chosen.select(ctx, candidates, int(budget), child_rng(root, "select"))
+    trace = getattr(chosen, "trace_", None)
+    trace = dict(trace) if isinstance(trace, dict) else None
+    noms = trace.pop("batch_nominators", None) if trace else None
+    final = (trace or {}).get("final_strategy", chosen.name)
+    provenance = [{"final": final, "rounds": dict((noms or {}).get(str(int(i)), {}))} for i in idx]
+    return BatchSelection(
+        indices=np.asarray(idx, dtype=np.int64),
+        strategy=str(cold_start) if use_cold else strategy,
+        requested_strategy=strategy,
+        cold_start=use_cold,
+        provenance=provenance,
+        trace=trace,
+        seconds=time.perf_counter() - t0,
+    )
+
+
+def _is_missing(v: Any) -> bool:
+    if v is None:
+        return True
+    if isinstance(v, str):
+        return v.strip() == ""
+    if isinstance(v, (float, np.floating)):
+        return bool(np.isnan(v))
+    if isinstance(v, (int, np.integer)) and not isinstance(v, bool):
+        return int(v) == -1
+    return False
+
+
+def _parse_labels(
+    labels: Any, n: int, n_classes: int | None
+) -> tuple[np.ndarray, np.ndarray, int, list | None]:
+    """``labels`` (array of length N, or mapping row → label) → (rows, class indices, K, names)."""
+    if labels is None:
+        pairs: list[tuple[int, Any]] = []
+    elif isinstance(labels, Mapping):
+        pairs = []
+        for k, v in labels.items():
+            if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 0 <= k < n:
+                raise DataError(f"labels: keys must be row indices in [0, {n}), got {k!r}")
+            if _is_missing(v):
+                continue
+            pairs.append((int(k), v))
+    else:
+        arr = np.asarray(labels, dtype=object) if not isinstance(labels, np.ndarray) else labels
+        if arr.ndim != 1 or arr.shape[0] != n:
+            raise DataError(
+                f"labels must have one entry per row of features ({n}), got shape {arr.shape}; "
+                "mark unlabeled rows with -1 or None"
+            )
+        pairs = [(i, v) for i, v in enumerate(arr.tolist()) if not _is_missing(v)]
+    rows = np.asarray([i for i, _ in pairs], dtype=np.int64)
+    values = [v for _, v in pairs]
+    integral = all(
+        (isinstance(v, (int, np.integer)) and not isinstance(v, bool))
+        or (isinstance(v, (float, np.floating)) and float(v).is_integer())
+        for v in values
+    )
+    if integral:
+        y = np.asarray([int(v) for v in values], dtype=np.int64)
+        if y.size and y.min() < 0:
+            raise DataError(
+                f"labels: class indices must be >= 0 (or -1 for unlabeled), got {y.min()}"
+            )
+        k = int(n_classes) if n_classes is not None else (int(y.max()) + 1 if y.size else 0)
+        if y.size and y.max() >= k:
+            raise DataError(f"labels contain class {y.max()} but n_classes={k}")
+        return rows, y, k, None
+    names = sorted({str(v) for v in values})
+    index = {c: j for j, c in enumerate(names)}
+    y = np.asarray([index[str(v)] for v in values], dtype=np.int64)
+    k = len(names) if n_classes is None else int(n_classes)
+    if k < len(names):
+        raise DataError(f"labels name {len(names)} classes but n_classes={k}")
+    return rows, y, k, names
+
+
+def select_batch(
+    features: Any,
+    labels: Any,
+    budget: int,
+    *,
+    strategy: str = "refine",
+    strategy_params: Mapping[str, Any] | None = None,
+    seed: int = 0,
+    cold_start: str = "typiclust",
+    exclude: Any = None,
+    n_classes: int | None = None,
+    head_epochs: int = 200,
+    head_config: HeadConfig | None = None,
+    device: str = "cpu",
+    cycle: int = 1,
+    jobs: int | None = None,
+) -> BatchSelection:
+    """Choose the next ``budget`` instances to annotate.
+
+    Parameters
+    ----------
+    features : array-like of shape (N, D)
+        Frozen embeddings of the whole pool (labeled and unlabeled). NaN/inf are rejected.
+    labels : array-like of length N, mapping, or None
+        The labels so far. An array marks unlabeled rows with ``-1``, ``None``, ``NaN`` or
+        ``""``; a mapping gives ``{row: label}`` for the labeled rows only; ``None`` means no
+        labels yet (cold start). Labels are class indices (ints) or class names (strings; they
+        are indexed in sorted order and returned in ``BatchSelection.classes``).
+    budget : int
+        Number of instances to select, between 1 and the number of unlabeled, not excluded rows.
+    strategy : str
+        Any registered strategy or composite spec (``"refine"``, ``"margin"``,
+        ``"filtered:badge"``, ...; see ``refine strategies``).
+    strategy_params : dict, optional
+        Constructor parameters of the strategy, e.g. ``{"rounds": 3}`` for Refine.
+    seed : int
+        Fixes everything random: the head's initial weights, its minibatch order and the
+        strategy's draws. The same inputs and seed give the same batch.
+    cold_start : str
+        Label-free strategy used instead of ``strategy`` when there are no labels and ``strategy``
+        needs them: ``"typiclust"`` (default) or ``"maxherding"`` (or ``"random"``, ``"coreset"``).
+    exclude : array-like of int, optional
+        Rows that must not be selected although unlabeled (e.g. already sent to annotators).
+        Strategies that never read labels (TypiClust, MaxHerding, Coreset) treat them as
+        covered.
+    n_classes : int, optional
+        Number of classes K (default: inferred from the labels). Set it when some classes have no
+        label yet.
+    head_epochs : int
+        Epochs of head training (paper protocol: 200). Ignored when ``head_config`` is given.
+    head_config : HeadConfig, optional
+        All head-training hyperparameters.
+    device : str
+        Torch device of head training: ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"auto"``.
+    cycle : int
+        AL cycle number handed to the strategy (only schedule-based strategies such as TCM
+        read it).
+    jobs : int, optional
+        Threads for Refine's filtering draws, each with one BLAS thread (default: all CPU
+        cores). The batch does not depend on it; ``strategy_params["n_jobs"]`` overrides it.
+
+    Returns
+    -------
+    BatchSelection
+        ``indices`` (rows of ``features``), the strategy that selected them, whether it was a
+        cold start, and per-instance ``provenance`` (which ensemble members nominated each
+        instance in which filtering round, for Refine).
+
+    Raises
+    ------
+    DataError
+        Malformed features or labels, or a budget larger than the selectable pool.
+    ConfigError
+        Unknown strategy, invalid strategy parameters or cold-start strategy.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refine.project import select_batch
+    >>> X = np.random.default_rng(0).normal(size=(500, 16)).astype(np.float32)
+    >>> labels = np.full(500, -1)
+    >>> labels[:20] = np.arange(20) % 4
+    >>> batch = select_batch(X, labels, 10, strategy="margin", seed=7, head_epochs=20)
+    >>> batch.indices.shape
+    (10,)
+    """
+    t0 = time.perf_counter()
+    X = validate_features(features)
+    budget = check_positive_int("budget", budget)
+    build_strategy(strategy, strategy_params)
+    check_cold_start(cold_start)
+    rows, y, k, names = _parse_labels(labels, X.shape[0], n_classes)
+    if np.unique(rows).size != rows.size:
+        raise DataError("labels: a row is labeled twice")
+    ex = np.zeros(0, np.int64)
+    if exclude is not None:
+        ex = np.unique(np.asarray(exclude, dtype=np.int64).ravel())
+        if ex.size and (ex.min() < 0 or ex.max() >= X.shape[0]):
+            raise DataError(f"exclude: row indices must lie in [0, {X.shape[0]})")
+        ex = ex[~np.isin(ex, rows)]
+    config = head_config or HeadConfig(epochs=check_positive_int("head_epochs", head_epochs))
+    trainer = HeadTrainer(
+        X.shape[1],
+        max(k, 2),
+        init_seed=int(child_seed(seed, "head-init").generate_state(1)[0]),
+        config=config,
+        device=device,
+    )
+    result = run_selection(
+        X,
+        rows,
+        y,
+        trainer,
+        budget,
+        strategy=strategy,
+        strategy_params=strategy_params,
+        cold_start=cold_start,
+        exclude=ex,
+        seed=child_seed(seed, "select-batch"),
+        cycle=cycle,
+        jobs=jobs,
+    )
+    result.classes = names
+    result.seconds = time.perf_counter() - t0
+    return result
