@@ -12,21 +12,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from refine.ensemble import DEFAULT_ENSEMBLE
 from refine.errors import unknown_choice
 
 PAPER_DATASETS = ("dopanim", "snacks", "cifar100", "food101", "tiny_imagenet")
 PAPER_BACKBONES = ("dinov2", "dinov3", "clip")
-SINGLE_STRATEGIES = (
-    "random",
-    "margin",
-    "badge",
-    "bait",
-    "typiclust",
-    "alfamix",
-    "dropquery",
-    "maxherding",
-    "uherding",
-)
+SINGLE_STRATEGIES = DEFAULT_ENSEMBLE  # the nine single strategies = Refine's ensemble
 ENSEMBLES = ("selectal", "tcm", "tailor")
 #: Fig. 5(a)'s "five state-of-the-art strategies" are not named in the text; ALFA-Mix, BAIT and
 #: UHerding are named in its discussion, Margin and BADGE complete the set (our choice).
