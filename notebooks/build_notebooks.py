@@ -172,7 +172,7 @@ NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
                "puts Table 2 beside the paper's values."),
         ("code", "from pathlib import Path\n\nimport matplotlib\nmatplotlib.use('Agg')\nimport pandas as pd\n\n"
                  "from refine.metrics import relative_learning_curves, summary_table, win_rate_matrix\n"
-                 "from reproduce.paper_values import TABLE2\n\nroot = Path('paper_figures')\n"
+                 "from reproduce.paper_values import TABLE2\n\n# notebooks run from notebooks/ (nbval) or from the repository root\nroot = Path('../paper_figures') if Path('../paper_figures').exists() else Path('paper_figures')\n"
                  "main = pd.read_parquet(root / 'fig2' / 'results_cpu.parquet')\n"
                  "main.groupby('strategy').seed.nunique()"),
         ("code", "(100 * win_rate_matrix(main)).round(0)"),
@@ -202,7 +202,7 @@ def build(name: str) -> Path:
         )
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     NotebookClient(
-        nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(HERE.parent)}}
+        nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(HERE)}}
     ).execute()
     path = HERE / f"{name}.ipynb"
     nbformat.write(nb, path)

@@ -23,7 +23,7 @@ def build(ctx: Context) -> list:
     rows = [
         {
             "versus": j,
-            "refine win rate (%)": 100 * mat.loc["refine", j],
+            "refine win rate (%)": mat.loc["refine", j],
             "paper claim (%)": 100 * HEADLINE_WIN_RATES.get(("refine", j), float("nan")),
         }
         for j in ENSEMBLES

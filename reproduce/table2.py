@@ -75,22 +75,16 @@ def build(ctx: Context) -> list:
     table.to_csv(out / f"table2_{ctx.preset.name}.csv", index=False)
     body = []
     for sub, spec in TABLE2.items():
-        t = table[table.table == f"2({sub})"].drop(columns=["table"])
-        t = t[
-            [
-                c
-                for c in t.columns
-                if c
-                in (
-                    spec["param"],
-                    "dataset",
-                    "ours (%)",
-                    "paper cifar10 (%)",
-                    "paper snacks (%)",
-                    "ours − paper",
-                )
-            ]
+        cols = [
+            spec["param"],
+            "dataset",
+            "ours (%)",
+            "paper cifar10 (%)",
+            "paper snacks (%)",
+            "ours − paper",
         ]
+        t = table[table.table == f"2({sub})"][cols].copy()
+        t[spec["param"]] = t[spec["param"]].map(lambda v: f"{v:g}")
         fixed = ", ".join(f"{k}={v}" for k, v in TABLE2_FIXED[sub].items())
         body.append(
             f"## Table 2({sub}): varying {spec['param']} ({fixed})\n\n{df_to_markdown(t)}\n"
