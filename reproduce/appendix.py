@@ -15,12 +15,19 @@ from reproduce.presets import FIG5_STRATEGIES
 def build(ctx: Context) -> list:
     out = ctx.out_dir("appendix")
     paths = []
-    f5 = filtered_grid(ctx, "appendix_fig9", FIG5_STRATEGIES, ctx.preset.fig5, grid="fig5")
+    f5 = filtered_grid(
+        ctx,
+        "appendix",
+        ("random", *FIG5_STRATEGIES),
+        ctx.preset.fig5,
+        grid="fig5",
+        raw_name="results_fig9",
+    )
     paths += save_figure(
         curves_figure(f5, False, "Fig. 9: filtered (dashed) vs unfiltered"),
         out / f"fig9_{ctx.preset.name}",
     )
-    main = main_grid(ctx, "appendix_fig10")
+    main = main_grid(ctx, "appendix", raw_name="results_fig10_11")
     paths += save_figure(
         curves_figure(main, False, "Fig. 10: learning curves"), out / f"fig10_{ctx.preset.name}"
     )
@@ -28,7 +35,7 @@ def build(ctx: Context) -> list:
         curves_figure(main, True, "Fig. 11: relative learning curves"),
         out / f"fig11_{ctx.preset.name}",
     )
-    ens = ensemble_grid(ctx, "appendix_fig12")
+    ens = ensemble_grid(ctx, "appendix", raw_name="results_fig12_13")
     paths += save_figure(
         curves_figure(ens, False, "Fig. 12: ensembles, learning curves"),
         out / f"fig12_{ctx.preset.name}",

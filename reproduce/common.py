@@ -79,12 +79,14 @@ def trials_for(
     return out
 
 
-def run_or_load(ctx: Context, artefact: str, grid: str, trials: list[GridTrial]) -> pd.DataFrame:
+def run_or_load(
+    ctx: Context, artefact: str, grid: str, trials: list[GridTrial], raw_name: str = "results"
+) -> pd.DataFrame:
     """Run ``trials`` (skipping finished ones) or load the saved raw table (``--from-results``).
 
     The raw table of the artefact is saved as ``paper_figures/<artefact>/results_<preset>.parquet``.
     """
-    raw = ctx.out_dir(artefact) / f"results_{ctx.preset.name}.parquet"
+    raw = ctx.out_dir(artefact) / f"{raw_name}_{ctx.preset.name}.parquet"
     if ctx.from_results:
         if not raw.exists():
             raise SystemExit(f"--from-results: {raw} does not exist; run without it first")

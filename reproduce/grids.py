@@ -8,21 +8,25 @@ from reproduce.common import Context, run_or_load, trials_for
 from reproduce.presets import ENSEMBLES, SINGLE_STRATEGIES
 
 
-def main_grid(ctx: Context, artefact: str) -> pd.DataFrame:
+def main_grid(ctx: Context, artefact: str, raw_name: str = "results") -> pd.DataFrame:
     """Refine and the nine single strategies on every main setting (Figs. 1, 2, 3, 10, 11)."""
     strategies = {s: (s, {}) for s in SINGLE_STRATEGIES}
     strategies["refine"] = ("refine", dict(ctx.preset.refine_params))
-    return run_or_load(ctx, artefact, "main", trials_for(ctx, ctx.preset.main, strategies))
+    return run_or_load(
+        ctx, artefact, "main", trials_for(ctx, ctx.preset.main, strategies), raw_name
+    )
 
 
-def ensemble_grid(ctx: Context, artefact: str) -> pd.DataFrame:
+def ensemble_grid(ctx: Context, artefact: str, raw_name: str = "results") -> pd.DataFrame:
     """Refine against SelectAL, TCM and TAILOR (Figs. 4, 12, 13), plus Random for relative curves.
 
     Shares the run folder with :func:`main_grid`, so Refine and Random are not recomputed.
     """
     strategies = {s: (s, {}) for s in ("random", *ENSEMBLES)}
     strategies["refine"] = ("refine", dict(ctx.preset.refine_params))
-    return run_or_load(ctx, artefact, "main", trials_for(ctx, ctx.preset.main, strategies))
+    return run_or_load(
+        ctx, artefact, "main", trials_for(ctx, ctx.preset.main, strategies), raw_name
+    )
 
 
 def filtered_grid(
@@ -32,6 +36,7 @@ def filtered_grid(
     settings,
     ensemble: tuple[str, ...] | None = None,
     grid: str = "filtered",
+    raw_name: str = "results",
 ) -> pd.DataFrame:
     """Each strategy on the unfiltered pool (``X``) and on the filtered pool (``X+filter``)."""
     fparams = dict(ctx.preset.refine_params)
@@ -41,4 +46,4 @@ def filtered_grid(
     for s in strategies_:
         strategies[s] = (s, {})
         strategies[f"{s}+filter"] = (f"filtered:{s}", dict(fparams))
-    return run_or_load(ctx, artefact, grid, trials_for(ctx, settings, strategies))
+    return run_or_load(ctx, artefact, grid, trials_for(ctx, settings, strategies), raw_name)
