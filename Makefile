@@ -47,12 +47,12 @@ notebooks: $(VENV)/.installed-dev
 	$(TEST_ENV) $(PY) notebooks/build_notebooks.py
 
 lint: $(VENV)/.installed-dev
-	$(VENV)/bin/ruff check refine theory reproduce tests benchmarks
-	$(VENV)/bin/ruff format --check refine theory reproduce tests benchmarks
+	$(VENV)/bin/ruff check refine theory reproduce tests benchmarks notebooks/build_notebooks.py
+	$(VENV)/bin/ruff format --check refine theory reproduce tests benchmarks notebooks/build_notebooks.py
 
 format: $(VENV)/.installed-dev
-	$(VENV)/bin/ruff format refine theory reproduce tests benchmarks
-	$(VENV)/bin/ruff check --fix refine theory reproduce tests benchmarks
+	$(VENV)/bin/ruff format refine theory reproduce tests benchmarks notebooks/build_notebooks.py
+	$(VENV)/bin/ruff check --fix refine theory reproduce tests benchmarks notebooks/build_notebooks.py
 
 bench: $(VENV)/.installed-dev
 	$(PY) benchmarks/bench_head.py

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import os
 import statistics
 import threading
 import time
@@ -64,3 +65,21 @@ def measure(fn: Callable[[], object], repeats: int = 3, warmup: int = 1) -> dict
         "peak_rss_mb": mem.peak_mb,
         "delta_rss_mb": mem.delta_mb,
     }
+
+
+def machine_header() -> str:
+    """One line on the conditions of a measurement: cores, BLAS threads, load average.
+
+    Timings taken while other processes share the cores are upper bounds; the line says so when
+    the 1-minute load average exceeds half the cores at the start of the benchmark.
+    """
+    import numpy  # noqa: F401  (loads the BLAS whose thread pool is reported)
+    from threadpoolctl import threadpool_info
+
+    cores = os.cpu_count() or 1
+    load = os.getloadavg()[0]
+    blas = sorted({f"{i['internal_api']}={i['num_threads']}" for i in threadpool_info()})
+    line = f"machine: {cores} cores, load average {load:.2f}, thread pools {', '.join(blas)}"
+    if load > cores / 2:
+        line += "  [busy machine: timings are upper bounds]"
+    return line

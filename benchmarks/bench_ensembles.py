@@ -31,7 +31,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import measure  # noqa: E402
+from _common import machine_header, measure  # noqa: E402
 
 from refine.context import SelectionContext  # noqa: E402
 from refine.datasets import load_dataset  # noqa: E402
@@ -64,6 +64,7 @@ def main() -> None:
     )
     ap.add_argument("--cases", nargs="+", default=None, help="labels' first word to keep")
     args = ap.parse_args()
+    print(machine_header())
 
     n, d, k, b = 50_000, 384, 10, 10
     data = load_dataset("synthetic", n_train=n, n_test=10, n_features=d, n_classes=k)

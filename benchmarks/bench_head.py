@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import measure  # noqa: E402
+from _common import machine_header, measure  # noqa: E402
 
 from refine.head import HeadConfig, HeadTrainer  # noqa: E402
 
@@ -28,8 +28,13 @@ def torch_reference(trainer: HeadTrainer, X: np.ndarray, y: np.ndarray, seed: in
     with torch.no_grad():
         lin.weight.copy_(torch.from_numpy(trainer.init_weight))
         lin.bias.copy_(torch.from_numpy(trainer.init_bias))
-    opt = torch.optim.SGD(lin.parameters(), lr=cfg.lr, momentum=cfg.momentum, nesterov=True,
-                          weight_decay=cfg.weight_decay)
+    opt = torch.optim.SGD(
+        lin.parameters(),
+        lr=cfg.lr,
+        momentum=cfg.momentum,
+        nesterov=True,
+        weight_decay=cfg.weight_decay,
+    )
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.epochs)
     gen = torch.Generator().manual_seed(seed)
     Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
@@ -51,9 +56,12 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=200)
     ap.add_argument("--sizes", type=int, nargs="+", default=[10, 1000, 4000])
     args = ap.parse_args()
+    print(machine_header())
     D, K = 384, 200
     rng = np.random.default_rng(0)
-    print(f"head training, {args.epochs} epochs, D={D}, K={K}, torch threads={torch.get_num_threads()}")
+    print(
+        f"head training, {args.epochs} epochs, D={D}, K={K}, torch threads={torch.get_num_threads()}"
+    )
     print(f"{'|L|':>6} {'refine (s)':>11} {'torch optim (s)':>16} {'ratio':>7} {'peak RSS MB':>12}")
     for n in args.sizes:
         X = rng.normal(size=(n, D)).astype(np.float32)
@@ -61,8 +69,10 @@ def main() -> None:
         tr = HeadTrainer(D, K, init_seed=0, config=HeadConfig(epochs=args.epochs))
         ours = measure(lambda tr=tr, X=X, y=y: tr.fit(X, y, seed=1), repeats=args.repeats)
         ref = measure(lambda tr=tr, X=X, y=y: torch_reference(tr, X, y, 1), repeats=args.repeats)
-        print(f"{n:>6} {ours['median_s']:>11.3f} {ref['median_s']:>16.3f} "
-              f"{ref['median_s'] / ours['median_s']:>6.2f}x {ours['peak_rss_mb']:>12.0f}")
+        print(
+            f"{n:>6} {ours['median_s']:>11.3f} {ref['median_s']:>16.3f} "
+            f"{ref['median_s'] / ours['median_s']:>6.2f}x {ours['peak_rss_mb']:>12.0f}"
+        )
 
 
 if __name__ == "__main__":

@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import measure  # noqa: E402
+from _common import machine_header, measure  # noqa: E402
 
 from refine.cli import parse_params  # noqa: E402
 from refine.datasets import load_dataset  # noqa: E402
@@ -83,6 +83,7 @@ def main() -> None:
     ap.add_argument("--data-seed", type=int, default=0)
     ap.add_argument("--workdir", type=Path, default=None, help="where to build (default: tmp)")
     args = ap.parse_args()
+    print(machine_header())
     params = parse_params(args.param)
 
     import torch

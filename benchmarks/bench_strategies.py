@@ -24,15 +24,25 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import measure  # noqa: E402
+from _common import machine_header, measure  # noqa: E402
 
 from refine.context import SelectionContext  # noqa: E402
 from refine.datasets import load_dataset  # noqa: E402
 from refine.head import HeadConfig, HeadTrainer  # noqa: E402
 from refine.strategies import make_strategy  # noqa: E402
 
-STRATEGIES = ["random", "margin", "badge", "bait", "typiclust", "alfamix", "dropquery",
-              "maxherding", "uherding", "coreset"]
+STRATEGIES = [
+    "random",
+    "margin",
+    "badge",
+    "bait",
+    "typiclust",
+    "alfamix",
+    "dropquery",
+    "maxherding",
+    "uherding",
+    "coreset",
+]
 BASELINE_MODULES = ["_skal_badge_bait_coreset", "_skal_typiclust_dropquery", "_skal_herding"]
 
 
@@ -54,8 +64,15 @@ def baseline_gb(name: str, n: int, k: int, d: int) -> float:
 
 def setting(n: int, k: int, b: int, seed: int = 0):
     d = 384
-    data = load_dataset("synthetic", n_train=n + 2 * b, n_test=10, n_features=d, n_classes=k,
-                        cluster_std=2.0, seed=seed)
+    data = load_dataset(
+        "synthetic",
+        n_train=n + 2 * b,
+        n_test=10,
+        n_features=d,
+        n_classes=k,
+        cluster_std=2.0,
+        seed=seed,
+    )
     labeled = np.arange(n, n + 2 * b)
     trainer = HeadTrainer(d, k, init_seed=0, config=HeadConfig(epochs=50))
     head = trainer.fit(data.X_train[labeled], data.y_train[labeled], seed=0)
@@ -73,9 +90,12 @@ def main() -> None:
     ap.add_argument("--max-baseline-gb", type=float, default=4.0)
     ap.add_argument("--no-baselines", action="store_true")
     args = ap.parse_args()
+    print(machine_header())
     base = {} if args.no_baselines else baselines()
-    print(f"{'N':>6} {'K':>4} {'b':>4} {'strategy':>11} {'ours s':>8} {'ΔRSS MB':>8} "
-          f"{'skal s':>8} {'ratio':>7}")
+    print(
+        f"{'N':>6} {'K':>4} {'b':>4} {'strategy':>11} {'ours s':>8} {'ΔRSS MB':>8} "
+        f"{'skal s':>8} {'ratio':>7}"
+    )
     for n in args.n:
         for k in args.k:
             for b in args.b:
@@ -84,20 +104,31 @@ def main() -> None:
                 reps = args.repeats if n <= 5000 else 1
                 for name in args.strategies:
                     strat = make_strategy(name)
-                    ours = measure(lambda s=strat: s.select(ctx, cand, b, np.random.default_rng(0)),
-                                   repeats=reps)
+                    ours = measure(
+                        lambda s=strat, ctx=ctx, cand=cand, b=b: s.select(
+                            ctx, cand, b, np.random.default_rng(0)
+                        ),
+                        repeats=reps,
+                    )
                     skal = ratio = "—"
                     if name in base:
                         if baseline_gb(name, n, k, 384) > args.max_baseline_gb:
                             skal = "skipped"
                         else:
                             fn = base[name]
-                            r = measure(lambda fn=fn: fn(ctx.X, probas, ctx.labeled, ctx.labels, cand,
-                                                         b, 0), repeats=reps)
+                            r = measure(
+                                lambda fn=fn, ctx=ctx, probas=probas, cand=cand, b=b: fn(
+                                    ctx.X, probas, ctx.labeled, ctx.labels, cand, b, 0
+                                ),
+                                repeats=reps,
+                            )
                             skal = f"{r['median_s']:.3f}"
                             ratio = f"{r['median_s'] / ours['median_s']:.1f}x"
-                    print(f"{n:>6} {k:>4} {b:>4} {name:>11} {ours['median_s']:>8.3f} "
-                          f"{ours['delta_rss_mb']:>8.0f} {skal:>8} {ratio:>7}", flush=True)
+                    print(
+                        f"{n:>6} {k:>4} {b:>4} {name:>11} {ours['median_s']:>8.3f} "
+                        f"{ours['delta_rss_mb']:>8.0f} {skal:>8} {ratio:>7}",
+                        flush=True,
+                    )
 
 
 if __name__ == "__main__":

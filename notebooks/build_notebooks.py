@@ -152,7 +152,7 @@ NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
             "    for label, strategy in [('random', None), ('far-from-means', FarFromMeans()),\n"
             "                            ('far-from-means+filter', Filtered(strategy=FarFromMeans()))]:\n"
             "        spec = TrialSpec('digits', 'raw', 'random' if strategy is None else 'custom', seed,\n"
-                 "                         n_cycles=8, label=label)\n"
+            "                         n_cycles=8, label=label)\n"
             "        rows.append(run_trial(data, spec, strategy=strategy))\n"
             "results = pd.concat(rows, ignore_index=True)\n"
             "summary_table(results)[['strategy', 'n_seeds', 'aulc_mean', 'gain_pct']].round(4)",
@@ -166,25 +166,44 @@ NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
         ),
     ],
     "04_reproduction": [
-        ("md", "# Reading the reproduction outputs\n\n`make reproduce-table2` and `make reproduce-fig2` "
-               "(preset `cpu` here) write raw results to `paper_figures/<artefact>/results_<preset>.parquet`. "
-               "This notebook loads them, draws the win-rate matrix and relative learning curves, and "
-               "puts Table 2 beside the paper's values."),
-        ("code", "from pathlib import Path\n\nimport matplotlib\nmatplotlib.use('Agg')\nimport pandas as pd\n\n"
-                 "from refine.metrics import relative_learning_curves, summary_table, win_rate_matrix\n"
-                 "from reproduce.paper_values import TABLE2\n\n# notebooks run from notebooks/ (nbval) or from the repository root\nroot = Path('../paper_figures') if Path('../paper_figures').exists() else Path('paper_figures')\n"
-                 "main = pd.read_parquet(root / 'fig2' / 'results_cpu.parquet')\n"
-                 "main.groupby('strategy').seed.nunique()"),
+        (
+            "md",
+            "# Reading the reproduction outputs\n\n`make reproduce-table2` and `make reproduce-fig2` "
+            "(preset `cpu` here) write raw results to `paper_figures/<artefact>/results_<preset>.parquet`. "
+            "This notebook loads them, draws the win-rate matrix and relative learning curves, and "
+            "puts Table 2 beside the paper's values.",
+        ),
+        (
+            "code",
+            "from pathlib import Path\n\nimport matplotlib\nmatplotlib.use('Agg')\nimport pandas as pd\n\n"
+            "from refine.metrics import relative_learning_curves, summary_table, win_rate_matrix\n"
+            "from reproduce.paper_values import TABLE2\n\n# notebooks run from notebooks/ (nbval) or from the repository root\nroot = Path('../paper_figures') if Path('../paper_figures').exists() else Path('paper_figures')\n"
+            "main = pd.read_parquet(root / 'fig2' / 'results_cpu.parquet')\n"
+            "main.groupby('strategy').seed.nunique()",
+        ),
         ("code", "(100 * win_rate_matrix(main)).round(0)"),
-        ("code", "rel = relative_learning_curves(main)\n"
-                 "rel.pivot_table(index='n_labeled', columns='strategy', values='relative_pp').round(2).tail(5)"),
-        ("code", IGNORE + "ax = rel.pivot_table(index='n_labeled', columns='strategy', values='relative_pp').plot(figsize=(7, 4))\n"
-                 "ax.axhline(0, color='grey', lw=0.8); ax.set_ylabel('accuracy − random (pp)')"),
-        ("md", "## Table 2 next to the paper\n\nThe cpu preset runs digits, so the comparison is "
-               "qualitative: the paper reports gains of 3–8 % for CIFAR-10 and Snacks; the claim to check "
-               "is that random sampling from the filtered pool beats random sampling from U."),
-        ("code", "t2 = pd.read_csv(root / 'table2' / 'table2_cpu.csv')\n"
-                 "t2[['table', 'R', 'alpha', 'm', 'ours (%)', 'paper cifar10 (%)', 'paper snacks (%)']].round(2)"),
+        (
+            "code",
+            "rel = relative_learning_curves(main)\n"
+            "rel.pivot_table(index='n_labeled', columns='strategy', values='relative_pp').round(2).tail(5)",
+        ),
+        (
+            "code",
+            IGNORE
+            + "ax = rel.pivot_table(index='n_labeled', columns='strategy', values='relative_pp').plot(figsize=(7, 4))\n"
+            "ax.axhline(0, color='grey', lw=0.8); ax.set_ylabel('accuracy − random (pp)')",
+        ),
+        (
+            "md",
+            "## Table 2 next to the paper\n\nThe cpu preset runs digits, so the comparison is "
+            "qualitative: the paper reports gains of 3–8 % for CIFAR-10 and Snacks; the claim to check "
+            "is that random sampling from the filtered pool beats random sampling from U.",
+        ),
+        (
+            "code",
+            "t2 = pd.read_csv(root / 'table2' / 'table2_cpu.csv')\n"
+            "t2[['table', 'R', 'alpha', 'm', 'ours (%)', 'paper cifar10 (%)', 'paper snacks (%)']].round(2)",
+        ),
     ],
 }
 

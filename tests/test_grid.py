@@ -91,6 +91,9 @@ def test_local_engine_killed_worker_then_rerun(tmp_path, reference):
     assert "pid" in killed and not all(r["ok"] for r in recs)
     recs = run_grid(tiny_grid(epochs=1500), tmp_path, engine="local", n_workers=2)
     assert all(r["ok"] for r in recs)
+    # each worker's thread pools were capped at cores // workers
+    cap = max(1, (os.cpu_count() or 1) // 2)
+    assert {r["threads"] for r in recs} == {cap}
     check_complete_and_identical(tmp_path, reference)
 
 
@@ -116,3 +119,23 @@ def test_grid_validation(tmp_path):
         run_grid(tiny_grid(10) * 2, tmp_path)
     with pytest.raises(ConfigError, match="n_workers"):
         run_grid(tiny_grid(10), tmp_path, n_workers=0)
+    with pytest.raises(ConfigError, match="threads_per_worker"):
+        run_grid(tiny_grid(10), tmp_path, n_workers=2, threads_per_worker=0)
+
+
+def test_limit_threads_caps_loaded_pools_and_torch():
+    # in a fresh interpreter: the cap must hold for pools loaded before and after the call
+    import subprocess
+    import sys
+
+    code = (
+        "import numpy, torch\n"
+        "from refine.grid import limit_threads, _max_threads\n"
+        "limit_threads(1)\n"
+        "print(_max_threads(), torch.get_num_threads())\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_NUM_THREADS")}
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+    ).stdout.split()
+    assert out == ["1", "1"]

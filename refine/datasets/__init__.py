@@ -1,7 +1,9 @@
 """Datasets: the registry and its loaders (embedded, synthetic, and Hugging Face image/audio)."""
 
-from refine.datasets import builtin  # noqa: F401  (registers digits and synthetic)
-from refine.datasets import hub  # noqa: F401
+from refine.datasets import (
+    builtin,  # noqa: F401  (registers digits and synthetic)
+    hub,  # noqa: F401
+)
 from refine.datasets.registry import (
     DatasetEntry,
     available_datasets,
