@@ -36,7 +36,7 @@ install-dev: $(VENV)/.installed-dev
 
 demo: $(VENV)/.installed-core
 	$(VENV)/bin/refine run --dataset digits --strategy random,margin --seeds 1-3 --cycles 20 --out $(DEMO_OUT) --resume
-	$(VENV)/bin/refine run --dataset digits --strategy refine --param n_jobs=2 --seeds 1-3 --cycles 20 --out $(DEMO_OUT) --resume
+	$(VENV)/bin/refine run --dataset digits --strategy refine --seeds 1-3 --cycles 20 --out $(DEMO_OUT) --resume
 	$(VENV)/bin/refine report $(DEMO_OUT) --figures $(DEMO_OUT)/figures
 
 test: $(VENV)/.installed-dev

@@ -34,6 +34,7 @@ from pathlib import Path
 
 from refine.errors import ConfigError, MissingDependencyError, unknown_choice
 from refine.loop import TrialSpec, run_trial
+from refine.parallel import default_jobs, limit_threads, max_threads
 
 ENGINES = ("local", "ray")
 
@@ -60,33 +61,6 @@ def _freeze(d: dict) -> tuple:
     return tuple(sorted((k, str(v) if isinstance(v, Path) else v) for k, v in d.items()))
 
 
-_THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
-
-
-def limit_threads(n_threads: int) -> None:
-    """Cap this process's BLAS/OpenMP thread pools and torch's intra-op threads at ``n_threads``.
-
-    The environment variables cover libraries loaded later (torch, faiss); threadpoolctl caps
-    the pools already loaded. Used as the initializer of the local engine's workers.
-    """
-    import sys
-
-    from threadpoolctl import threadpool_limits
-
-    for var in _THREAD_ENV:
-        os.environ[var] = str(n_threads)
-    threadpool_limits(limits=n_threads)
-    if "torch" in sys.modules:
-        sys.modules["torch"].set_num_threads(n_threads)
-
-
-def _max_threads() -> int:
-    """The largest BLAS/OpenMP pool of this process (recorded with each trial)."""
-    from threadpoolctl import threadpool_info
-
-    return max((int(i["num_threads"]) for i in threadpool_info()), default=1)
-
-
 def run_one(trial: GridTrial, out_dir: str) -> dict:
     """Run (or resume, or skip) one trial; return a small status record (picklable)."""
     try:
@@ -97,7 +71,7 @@ def run_one(trial: GridTrial, out_dir: str) -> dict:
             "ok": True,
             "aulc": float(df.accuracy.mean()),
             "pid": os.getpid(),
-            "threads": _max_threads(),
+            "threads": max_threads(),
         }
     except Exception as exc:  # noqa: BLE001 - reported per trial, the grid goes on
         return {
@@ -181,7 +155,7 @@ def run_grid(
     if isinstance(n_workers, bool) or not isinstance(n_workers, int) or n_workers < 1:
         raise ConfigError(f"n_workers must be an integer >= 1, got {n_workers!r}")
     if threads_per_worker is None:
-        threads_per_worker = max(1, (os.cpu_count() or 1) // n_workers)
+        threads_per_worker = max(1, default_jobs() // n_workers)
     elif (
         isinstance(threads_per_worker, bool)
         or not isinstance(threads_per_worker, int)

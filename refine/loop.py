@@ -30,6 +30,7 @@ from refine.data import Dataset
 from refine.errors import ConfigError, ResultsConflictError, check_positive_int
 from refine.head import HeadConfig, HeadTrainer
 from refine.io import read_parquet_with_metadata, write_parquet_atomic
+from refine.parallel import RESULT_NEUTRAL_PARAMS
 from refine.seeding import child_rng, child_seed
 from refine.strategies import Strategy, make_strategy
 
@@ -114,6 +115,10 @@ class TrialSpec:
         d["head"] = asdict(self.head)
         return d
 
+    def identity(self) -> dict[str, Any]:
+        """What must match for stored results to belong to this trial (:func:`spec_identity`)."""
+        return spec_identity(self.to_dict())
+
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TrialSpec:
         d = dict(d)
@@ -124,6 +129,19 @@ class TrialSpec:
         """Where this trial's results live under ``out_dir``."""
         safe = self.name.replace(":", "+").replace("/", "_")
         return Path(out_dir) / self.dataset / self.backbone / safe / f"seed{self.seed}.parquet"
+
+
+def spec_identity(spec: dict[str, Any] | None) -> dict[str, Any]:
+    """A stored or new spec without the parameters that cannot change results (``n_jobs``).
+
+    Resuming with another ``n_jobs`` is allowed: filtering draws give the same batches in any
+    number of threads (:mod:`refine.filtering`).
+    """
+    d = json.loads(json.dumps(spec or {}))
+    params = d.get("strategy_params")
+    if isinstance(params, dict):
+        d["strategy_params"] = {k: v for k, v in params.items() if k not in RESULT_NEUTRAL_PARAMS}
+    return d
 
 
 def check_budget(dataset: Dataset, spec: TrialSpec) -> None:
@@ -194,11 +212,11 @@ def run_trial(
     rows: list[dict] = []
     if path is not None and path.exists():
         df, meta = read_parquet_with_metadata(path)
-        stored = meta.get("spec")
-        if stored != json.loads(json.dumps(spec.to_dict())):
+        stored = spec_identity(meta.get("spec"))
+        if stored != spec.identity():
             raise ResultsConflictError(
                 f"{path} holds results of a different configuration; "
-                f"differences: {_dict_diff(stored or {}, spec.to_dict())}. Use another --out folder."
+                f"differences: {_dict_diff(stored, spec.identity())}. Use another --out folder."
             )
         if meta.get("complete"):
             return df

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from typer.testing import CliRunner
@@ -148,3 +150,45 @@ def test_listing_commands():
     assert "digits" in invoke("datasets").output
     out = invoke("strategies").output
     assert "margin" in out and "filtered:<strategy>" in out
+
+
+def test_jobs_changes_speed_not_results_and_not_the_configuration(tmp_path):
+    from refine.io import read_parquet_with_metadata
+    from refine.loop import TIMING_COLUMNS, load_results
+
+    def run(out, jobs):
+        return invoke(
+            "run",
+            "--strategy",
+            "filtered:random",
+            "--param",
+            "rounds=2",
+            "--param",
+            "draws_per_strategy=2",
+            "--cycles",
+            "2",
+            "--epochs",
+            "20",
+            "--jobs",
+            str(jobs),
+            "--out",
+            str(out),
+            "-q",
+        )
+
+    assert run(tmp_path / "a", 1).exit_code == 0
+    assert run(tmp_path / "b", 2).exit_code == 0
+    (path,) = (tmp_path / "a").rglob("*.parquet")
+    assert read_parquet_with_metadata(path)[1]["spec"]["strategy_params"]["n_jobs"] == 1
+    a, b = (load_results(tmp_path / d).drop(columns=TIMING_COLUMNS) for d in "ab")
+    assert a.drop(columns="trace").equals(b.drop(columns="trace"))
+    # the pool traces agree too, apart from the seconds spent per strategy
+    traces = [[json.loads(t) for t in df.trace[1:]] for df in (a, b)]
+    for t in traces[0] + traces[1]:
+        t.pop("seconds")
+    assert traces[0] == traces[1] and len(traces[0]) == 2
+    # another --jobs on the same folder is the same configuration: finished trials are skipped
+    res = run(tmp_path / "a", 2)
+    assert res.exit_code == 0 and "different configuration" not in res.output
+    res = invoke("run", "--jobs", "0", "--out", str(tmp_path / "c"), "-q")
+    assert res.exit_code == 2 and "--jobs" in res.output

@@ -130,9 +130,9 @@ def test_limit_threads_caps_loaded_pools_and_torch():
 
     code = (
         "import numpy, torch\n"
-        "from refine.grid import limit_threads, _max_threads\n"
+        "from refine.parallel import limit_threads, max_threads\n"
         "limit_threads(1)\n"
-        "print(_max_threads(), torch.get_num_threads())\n"
+        "print(max_threads(), torch.get_num_threads())\n"
     )
     env = {k: v for k, v in os.environ.items() if not k.endswith("_NUM_THREADS")}
     out = subprocess.run(

@@ -12,7 +12,6 @@ a uniform random draw.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ from refine.context import SelectionContext
 from refine.data import validate_features
 from refine.errors import ConfigError, DataError, PoolExhaustedError, check_positive_int
 from refine.head import HeadConfig, HeadTrainer
+from refine.parallel import default_jobs, with_jobs  # noqa: F401  (re-exported)
 from refine.seeding import as_seed_sequence, child_rng, child_seed
 
 #: Strategies offered for the cold start in the documentation (any label-free strategy works).
@@ -69,29 +69,6 @@ class BatchSelection:
 
     def __len__(self) -> int:
         return int(self.indices.size)
-
-
-def default_jobs() -> int:
-    """Number of CPU cores this process may use (the default of ``jobs``)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - macOS, Windows
-        return max(1, os.cpu_count() or 1)
-
-
-def with_jobs(spec: str, params: Mapping[str, Any] | None, jobs: int | None) -> dict[str, Any]:
-    """``params`` plus ``n_jobs`` for strategies that take it (Refine, ``filtered:*``).
-
-    Parallel filtering draws run one BLAS thread each and give the same batch as serial ones
-    (:mod:`refine.filtering`), so ``jobs`` changes the speed, never the result. An ``n_jobs``
-    given in ``params`` wins.
-    """
-    out = dict(params or {})
-    if "n_jobs" in out:
-        return out
-    if "n_jobs" in build_strategy(spec, out).get_params(deep=False):
-        out["n_jobs"] = default_jobs() if jobs is None else check_positive_int("jobs", jobs)
-    return out
 
 
 def check_cold_start(name: str) -> str:
