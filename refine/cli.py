@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -285,12 +286,22 @@ def report(
         console.print(t)
     wr = tables["win_rates"]
     if len(wr) > 1:
-        t = Table(title="win rate (%) of row over column")
-        t.add_column("strategy")
-        for c in wr.columns:
-            t.add_column(c, justify="right")
-        for name, row in wr.iterrows():
-            t.add_row(name, *("—" if v != v else f"{100 * v:.0f}" for v in row.to_numpy()))
+        # best first; numbered columns keep a dozen strategies inside an 80-column terminal
+        order = s.groupby("strategy").aulc_mean.mean().sort_values(ascending=False).index
+        order = [n for n in order if n in wr.index] + [n for n in wr.index if n not in order]
+        wr_view = wr.loc[order, order]
+        t = Table(
+            title="win rate (%) of row over column (columns numbered as the rows)",
+            box=box.SIMPLE_HEAD,
+            padding=(0, 0, 0, 1),
+            pad_edge=False,
+        )
+        t.add_column("strategy", no_wrap=True)
+        for i in range(len(order)):
+            t.add_column(str(i + 1), justify="right", no_wrap=True)
+        for i, (name, row) in enumerate(wr_view.iterrows()):
+            cells = ("—" if v != v else f"{100 * v:.0f}" for v in row.to_numpy())
+            t.add_row(f"{i + 1} {name}", *cells)
         console.print(t)
     fig_dir = figures or (results / "figures")
     paths = [plot_learning_curves(df, fig_dir / "learning_curves.png")]
@@ -307,6 +318,8 @@ def report(
     wr.to_csv(fig_dir / "win_rates.csv")
     for p in paths:
         console.print(f"figure: {p}")
+    for name in ("summary.csv", "win_rates.csv"):
+        console.print(f"table: {fig_dir / name}")
 
 
 def _register_extract() -> None:

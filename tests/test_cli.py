@@ -103,6 +103,12 @@ def test_run_report_and_conflicting_out_folder(tmp_path):
     assert rep.exit_code == 0, rep.output
     assert "margin" in rep.output and "win rate" in rep.output
     assert (out / "figures" / "learning_curves.png").stat().st_size > 1000
+    # the win-rate rows are numbered best first, with full names
+    import pandas as pd
+
+    summary = pd.read_csv(out / "figures" / "summary.csv")
+    best, worst = summary.sort_values("aulc_mean", ascending=False).strategy.tolist()
+    assert f"1 {best} " in rep.output and f"2 {worst} " in rep.output
     # same folder, different configuration → clear error naming the difference, nothing run
     res = invoke(
         "run",
