@@ -291,7 +291,7 @@ def report(
         order = [n for n in order if n in wr.index] + [n for n in wr.index if n not in order]
         wr_view = wr.loc[order, order]
         t = Table(
-            title="win rate (%) of row over column (columns numbered as the rows)",
+            title="win rate (%) of row over column",
             box=box.SIMPLE_HEAD,
             padding=(0, 0, 0, 1),
             pad_edge=False,
