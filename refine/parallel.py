@@ -11,9 +11,11 @@ one thread per core, so ``w`` workers on ``c`` cores run ``w·c`` busy-waiting t
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from refine.errors import check_positive_int
@@ -25,12 +27,43 @@ RESULT_NEUTRAL_PARAMS = frozenset({"n_jobs"})
 _THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
-def default_jobs() -> int:
-    """Number of CPU cores this process may use (the default of ``jobs``)."""
+def cgroup_cpu_limit(root: str | os.PathLike = "/sys/fs/cgroup") -> float | None:
+    """The CPU quota of this container in cores (cgroup v2 ``cpu.max`` or v1 CFS), or None.
+
+    Containers often see every core of the host through ``sched_getaffinity`` while their quota
+    allows two; one draw thread per visible core would then oversubscribe the quota and multiply
+    the memory held by concurrent draws.
+    """
+    root = Path(root)
     try:
-        return max(1, len(os.sched_getaffinity(0)))
+        quota, period = (root / "cpu.max").read_text().split()[:2]
+        if quota != "max" and float(period) > 0:
+            return float(quota) / float(period)
+        return None
+    except (OSError, ValueError):
+        pass
+    try:
+        quota = float((root / "cpu" / "cpu.cfs_quota_us").read_text())
+        period = float((root / "cpu" / "cpu.cfs_period_us").read_text())
+    except (OSError, ValueError):
+        return None
+    return quota / period if quota > 0 and period > 0 else None
+
+
+def default_jobs() -> int:
+    """Number of CPU cores this process may use (the default of ``jobs``).
+
+    The cores this process may run on, capped by the container's CPU quota
+    (:func:`cgroup_cpu_limit`, rounded up).
+    """
+    try:
+        cores = len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - macOS, Windows
-        return max(1, os.cpu_count() or 1)
+        cores = os.cpu_count() or 1
+    quota = cgroup_cpu_limit()
+    if quota is not None:
+        cores = min(cores, math.ceil(quota))
+    return max(1, cores)
 
 
 def with_jobs(spec: str, params: Mapping[str, Any] | None, jobs: int | None) -> dict[str, Any]:
