@@ -28,21 +28,11 @@ from _common import machine_header, measure  # noqa: E402
 
 from refine.context import SelectionContext  # noqa: E402
 from refine.datasets import load_dataset  # noqa: E402
+from refine.ensemble import DEFAULT_ENSEMBLE  # noqa: E402
 from refine.head import HeadConfig, HeadTrainer  # noqa: E402
 from refine.strategies import make_strategy  # noqa: E402
 
-STRATEGIES = [
-    "random",
-    "margin",
-    "badge",
-    "bait",
-    "typiclust",
-    "alfamix",
-    "dropquery",
-    "maxherding",
-    "uherding",
-    "coreset",
-]
+STRATEGIES = [*DEFAULT_ENSEMBLE, "coreset"]  # the nine of the ensemble, plus Coreset
 BASELINE_MODULES = ["_skal_badge_bait_coreset", "_skal_typiclust_dropquery", "_skal_herding"]
 
 
