@@ -5,7 +5,7 @@ subsample (without replacement) of the current pool P_{r−1} and selects b inst
 all draws becomes P_r. Two variants (refine.md §2):
 
 ``variant="published"`` (default; the authors' code, which produced the paper's numbers)
-    round 1 subsamples ``min(first_subsample, |U|)`` instances (5000); later rounds
+    round 1 subsamples ``min(max(b, first_subsample), |U|)`` instances (5000); later rounds
     ``max(b, ⌊α·|P|⌋)``; after each round the pool is cut at random to ``max_pool`` (10 000).
 ``variant="paper"``
     every round subsamples ``max(b, ⌊α·|P|⌋)`` (round 1: α·|U|) and there is no cap.
@@ -121,7 +121,8 @@ class ProgressiveFilter(BaseEstimator):
     sample_ratio : float
         α in (0, 1] (0.4): later rounds subsample ``max(b, ⌊α·|P|⌋)`` instances.
     first_subsample : int
-        Round-1 subsample size of the published variant (5000).
+        Round-1 subsample size of the published variant (5000; raised to b when smaller, so
+        every draw can select b).
     max_pool : int or None
         Random cap on the pool after each round in the published variant (10 000); None = no cap.
     variant : {"published", "paper"}
@@ -186,7 +187,8 @@ class ProgressiveFilter(BaseEstimator):
     def subsample_size(self, round_: int, pool_size: int, n_unlabeled: int, batch_size: int) -> int:
         """s_r: the subsample size of round ``round_`` (1-based) for a pool of ``pool_size``."""
         if round_ == 1 and self.variant == "published":
-            s = self.first_subsample
+            # never below b, so that every draw can select b (the published 5000 always is)
+            s = max(batch_size, self.first_subsample)
         else:
             base = n_unlabeled if round_ == 1 else pool_size
             s = max(batch_size, int(np.floor(self.sample_ratio * base)))

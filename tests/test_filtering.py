@@ -207,3 +207,20 @@ def test_filtered_strategy_spec_and_bad_params():
         run_filter(ctx, cand, sample_ratio=0)
     with pytest.raises(ConfigError, match="rounds"):
         run_filter(ctx, cand, rounds=0)
+
+
+def test_trace_describes_the_last_call_only():
+    # a call that hands back every candidate runs no filtering: it must not keep the old trace
+    ctx, cand = make_context(n=400, d=6, k=3, seed=6)
+    s = make_strategy("refine", strategies=CHEAP, final="margin", draws_per_strategy=2)
+    s.select(ctx, cand, 10, np.random.default_rng(0))
+    assert s.trace_["pool_sizes"]
+    batch = s.select(ctx, cand[:10], 10, np.random.default_rng(1))
+    assert sorted(batch.tolist()) == sorted(cand[:10].tolist())
+    assert not hasattr(s, "trace_")
+
+
+def test_first_subsample_below_b_is_raised_to_b():
+    pf = ProgressiveFilter(variant="published", first_subsample=5)
+    assert pf.subsample_size(1, 1000, 1000, 20) == 20
+    assert pf.subsample_size(1, 12, 12, 20) == 12  # never more than the pool

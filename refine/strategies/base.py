@@ -96,6 +96,9 @@ class Strategy(BaseEstimator):
         ndarray of int64
             Selected pool indices (see the module docstring for the guarantees).
         """
+        # ``trace_`` describes the last call only: never leave a previous call's trace behind
+        # (a call that returns every candidate without running the strategy has none)
+        self.__dict__.pop("trace_", None)
         batch_size = check_positive_int("batch_size", batch_size)
         if not isinstance(rng, np.random.Generator):
             raise ConfigError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
