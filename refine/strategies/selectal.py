@@ -305,8 +305,13 @@ class SelectAL(Strategy):
     def select(self, ctx, candidates, batch_size, rng):
         # When the base class returns all candidates early the test is pointless; say so rather
         # than leave the previous cycle's decision in the trace.
-        self.trace_ = {"selectal_regime": None, "reason": "no more candidates than batch_size"}
-        return super().select(ctx, candidates, batch_size, rng)
+        chosen = super().select(ctx, candidates, batch_size, rng)
+        if not hasattr(self, "trace_"):  # the base class cleared the old trace and returned early
+            self.trace_ = {
+                "selectal_regime": None,
+                "reason": "no more candidates than batch_size",
+            }
+        return chosen
 
     def _select(self, ctx, candidates, batch_size, rng):
         regime, trace = self.decide(ctx, rng)

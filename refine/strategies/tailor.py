@@ -213,8 +213,10 @@ class TAILOR(Strategy):
         # Picks made without arms (the base class returns all candidates when there are no more
         # than b) are attributed to no arm; clear what the previous batch left behind.
         self._pending = {}
-        self.trace_ = {"tailor_arms": list(self._arm_names()), "tailor_picks": []}
-        return super().select(ctx, candidates, batch_size, rng)
+        chosen = super().select(ctx, candidates, batch_size, rng)
+        if not hasattr(self, "trace_"):  # the base class cleared the old trace and returned early
+            self.trace_ = {"tailor_arms": list(self._arm_names()), "tailor_picks": []}
+        return chosen
 
     def _select(self, ctx, candidates, batch_size, rng):
         names = self._validate_params()

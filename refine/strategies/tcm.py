@@ -102,10 +102,12 @@ class TCM(Strategy):
         return make_strategy(phase, **(params or {}))
 
     def select(self, ctx, candidates, batch_size, rng):
-        # Set the trace before the base class may return early (fewer candidates than b), so the
-        # loop never records the previous cycle's phase.
-        self.trace_ = {"tcm_phase": self.phase(ctx, batch_size), "cycle": int(ctx.cycle)}
-        return super().select(ctx, candidates, batch_size, rng)
+        # The phase is recorded even when the base class returns every candidate without calling
+        # _select (fewer candidates than b), so each cycle's trace names its phase.
+        phase = self.phase(ctx, batch_size)
+        chosen = super().select(ctx, candidates, batch_size, rng)
+        self.trace_ = {"tcm_phase": phase, "cycle": int(ctx.cycle)}
+        return chosen
 
     def _select(self, ctx, candidates, batch_size, rng):
         phase = self.phase(ctx, batch_size)
