@@ -66,6 +66,42 @@ def parse_seeds(text: str) -> list[int]:
     return sorted(seeds)
 
 
+def route_params(names: list[str], params: dict) -> dict[str, dict]:
+    """Each strategy's constructor parameters from the ``--param`` items of a run.
+
+    ``STRATEGY.KEY=VALUE`` (``refine.rounds=3``) goes to that strategy only. A plain
+    ``KEY=VALUE`` goes to every strategy of the run that takes ``KEY``, so
+    ``--strategy random,refine --param rounds=3`` configures Refine and leaves Random alone; a key
+    no strategy takes is an error naming the parameters each one has.
+    """
+    from refine.strategies import make_strategy
+
+    accepted = {n: set(make_strategy(n).get_params(deep=False)) for n in names}
+    routed: dict[str, dict] = {n: {} for n in names}
+    for key, value in params.items():
+        scope, dot, sub = key.rpartition(".")
+        if dot and scope:
+            if scope not in routed:
+                raise ConfigError(
+                    f"--param {key}: {scope!r} is not a strategy of this run; allowed: "
+                    + ", ".join(names)
+                )
+            if sub not in accepted[scope]:
+                raise ConfigError(
+                    f"--param {key}: strategy {scope!r} has no parameter {sub!r}; allowed: "
+                    + (", ".join(sorted(accepted[scope])) or "none")
+                )
+            routed[scope][sub] = value
+            continue
+        takers = [n for n in names if key in accepted[n]]
+        if not takers:
+            have = "; ".join(f"{n}: {', '.join(sorted(accepted[n])) or 'none'}" for n in names)
+            raise ConfigError(f"--param {key}: no strategy of this run takes it ({have})")
+        for n in takers:
+            routed[n][key] = value
+    return routed
+
+
 def parse_params(items: list[str] | None) -> dict:
     """``["k=v", ...]`` → dict, values parsed as JSON when possible (numbers, true, null, lists)."""
     import json
@@ -126,7 +162,11 @@ def run(
     epochs: Annotated[int, typer.Option(help="Head training epochs (paper: 200).")] = 200,
     param: Annotated[
         list[str] | None,
-        typer.Option(help="Strategy parameter KEY=VALUE (repeatable), e.g. --param rounds=3."),
+        typer.Option(
+            help="Strategy parameter KEY=VALUE (repeatable; values parsed as JSON), e.g. "
+            "--param rounds=3 (every strategy of the run that takes it) or "
+            "--param refine.rounds=3 (that strategy only)."
+        ),
     ] = None,
     dataset_param: Annotated[
         list[str] | None, typer.Option(help="Dataset loader parameter KEY=VALUE (repeatable).")
@@ -152,9 +192,11 @@ def run(
     names = split_names(strategy)
     if not names:
         raise ConfigError("--strategy must name at least one strategy")
-    strategy_params = parse_params(param)
     for n in names:
-        make_strategy(n, **strategy_params)  # fail fast on unknown names/params
+        make_strategy(n)  # fail fast on unknown names
+    strategy_params = route_params(names, parse_params(param))
+    for n in names:
+        make_strategy(n, **strategy_params[n])  # and on invalid values
     if jobs is not None and jobs < 1:
         raise ConfigError(f"--jobs must be a positive integer (threads), got {jobs}")
     seed_list = parse_seeds(seeds)
@@ -192,7 +234,7 @@ def run(
             n_cycles=cycles,
             batch_size=b,
             subsample=subsample or None,
-            strategy_params=with_jobs(n, strategy_params, jobs),
+            strategy_params=with_jobs(n, strategy_params[n], jobs),
             head=HeadConfig(epochs=epochs),
             device=device,
         )

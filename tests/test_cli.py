@@ -53,6 +53,10 @@ def test_malformed_seeds(text):
         (["--cycles", "-1"], "--cycles"),
         (["--device", "tpu"], "device"),
         (["--param", "noequals"], "KEY=VALUE"),
+        (["--strategy", "random,margin", "--param", "rounds=2"], "no strategy of this run"),
+        (["--strategy", "random,refine", "--param", "margin.rounds=2"], "not a strategy of"),
+        (["--strategy", "refine", "--param", "refine.roundz=2"], "no parameter 'roundz'"),
+        (["--strategy", "refine", "--param", "rounds=0"], "rounds"),
     ],
 )
 def test_bad_input_clear_error_nonzero_exit(tmp_path, args, needle):
@@ -198,3 +202,41 @@ def test_jobs_changes_speed_not_results_and_not_the_configuration(tmp_path):
     assert res.exit_code == 0 and "different configuration" not in res.output
     res = invoke("run", "--jobs", "0", "--out", str(tmp_path / "c"), "-q")
     assert res.exit_code == 2 and "--jobs" in res.output
+
+
+def test_params_go_to_the_strategies_that_take_them(tmp_path):
+    from refine.io import read_parquet_with_metadata
+
+    res = invoke(
+        "run",
+        "--strategy",
+        "random,refine,filtered:random",
+        "--param",
+        "rounds=1",
+        "--param",
+        "draws_per_strategy=1",
+        "--param",
+        "refine.final=margin",
+        "--cycles",
+        "1",
+        "--epochs",
+        "10",
+        "--jobs",
+        "1",
+        "--out",
+        str(tmp_path),
+        "-q",
+    )
+    assert res.exit_code == 0, res.output
+    params = {}
+    for path in tmp_path.rglob("*.parquet"):
+        spec = read_parquet_with_metadata(path)[1]["spec"]
+        params[spec["strategy"]] = spec["strategy_params"]
+    assert params["random"] == {}
+    assert params["refine"] == {
+        "rounds": 1,
+        "draws_per_strategy": 1,
+        "final": "margin",
+        "n_jobs": 1,
+    }
+    assert params["filtered:random"] == {"rounds": 1, "draws_per_strategy": 1, "n_jobs": 1}
