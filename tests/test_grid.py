@@ -123,16 +123,19 @@ def test_grid_validation(tmp_path):
         run_grid(tiny_grid(10), tmp_path, n_workers=2, threads_per_worker=0)
 
 
-def test_limit_threads_caps_loaded_pools_and_torch():
+@pytest.mark.parametrize("torch_first", [True, False], ids=["loaded-before", "loaded-after"])
+def test_limit_threads_caps_loaded_pools_and_torch(torch_first):
     # in a fresh interpreter: the cap must hold for pools loaded before and after the call
     import subprocess
     import sys
 
+    load = "import numpy, torch\n"
     code = (
-        "import numpy, torch\n"
-        "from refine.parallel import limit_threads, max_threads\n"
-        "limit_threads(1)\n"
-        "print(max_threads(), torch.get_num_threads())\n"
+        (load if torch_first else "")
+        + "from refine.parallel import limit_threads, max_threads\n"
+        + "limit_threads(1)\n"
+        + ("" if torch_first else load)
+        + "print(max_threads(), torch.get_num_threads())\n"
     )
     env = {k: v for k, v in os.environ.items() if not k.endswith("_NUM_THREADS")}
     out = subprocess.run(
