@@ -186,7 +186,7 @@ def random_member_floor(
         n_a=n_a,
         m=m,
         eps_min_round1_paper=b / max(b, int(np.floor(alpha * n_pool))),
-        eps_min_round1_published=b / min(first_subsample, n_pool),
+        eps_min_round1_published=b / min(max(b, first_subsample), n_pool),
         floor_round1=float(theorem2_round_np(b / n_pool, 1.0, m, n_a)),
         max_pool_after_round1=int(max_pool),
         floor_later_rounds=float(theorem2_round_np(b / max_pool, 1.0, m, n_a)),
