@@ -9,7 +9,8 @@ once per centre, which costs ≈ 1 s for 500 centres on 5 400 × 384 points (Typ
 ``min(|L| + b, 500)`` clusters) while the Lloyd iterations that follow take ≈ 0.05 s. The rewrite
 scores all local trials of one step with a single matrix product (≈ 0.1 s for 500 centres). Lloyd
 itself stays scikit-learn's (``KMeans(init=seeds, n_init=1)``: tolerance-based stopping, empty
-cluster relocation).
+cluster relocation), run in one OpenMP thread so that clusters do not depend on the machine's
+core count or on parallel filtering draws (:func:`_one_openmp_thread`).
 
 Duplicates (scikit-activeml issue #451): once every distinct point is a centre the seeding
 potential is zero; we stop there instead of adding duplicate centres, so k-means runs with fewer
@@ -28,6 +29,25 @@ from sklearn.exceptions import ConvergenceWarning
 #: Gram-matrix formula ‖x‖² + ‖c‖² − 2x·c in float32 (relative error ≈ 1e-7) and count as zero,
 #: so exact duplicates of a centre get zero seeding probability.
 _ZERO_D2 = 1e-6
+
+
+_CONTROLLER = None
+
+
+def _one_openmp_thread():
+    """Run scikit-learn's k-means in one OpenMP thread (of the calling thread).
+
+    Its Lloyd and mini-batch updates sum the centres per thread, so the clusters depend on the
+    number of OpenMP threads, i.e. on the machine and on whether filtering draws run in parallel.
+    With one thread, a seed gives the same clusters everywhere and for every ``n_jobs``; Lloyd is
+    a small part of the cost here (the seeding and the strategies' own products dominate).
+    """
+    global _CONTROLLER
+    if _CONTROLLER is None:
+        from threadpoolctl import ThreadpoolController
+
+        _CONTROLLER = ThreadpoolController()  # scanning the loaded libraries once (ms)
+    return _CONTROLLER.limit(limits=1, user_api="openmp")
 
 
 def seed_int(rng: np.random.Generator) -> int:
@@ -141,7 +161,7 @@ def kmeans(
         )
     else:
         est = KMeans(n_clusters=k_eff, init=init, n_init=1, max_iter=max_iter, random_state=seed)
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), _one_openmp_thread():
         # fewer distinct clusters than seeds can only come from near-duplicates; callers cope
         warnings.simplefilter("ignore", ConvergenceWarning)
         est.fit(X)
