@@ -64,8 +64,9 @@ def _one_openmp_thread() -> None:
 
     OpenMP's thread count is a per-thread setting, so the limit that
     :func:`_single_threaded_libraries` sets in the calling thread does not reach the executor's
-    threads; without this, scikit-learn's k-means (TypiClust, ALFA-Mix, DropQuery) ran one
-    OpenMP thread per core inside every draw thread.
+    threads: without this, OpenMP code in a strategy would start one thread per core inside every
+    draw thread. (k-means, the main OpenMP user, also limits itself for reproducibility, see
+    :mod:`refine.strategies._clustering`.)
     """
     from threadpoolctl import threadpool_limits
 
