@@ -192,9 +192,7 @@ def run(
     names = split_names(strategy)
     if not names:
         raise ConfigError("--strategy must name at least one strategy")
-    for n in names:
-        make_strategy(n)  # fail fast on unknown names
-    strategy_params = route_params(names, parse_params(param))
+    strategy_params = route_params(names, parse_params(param))  # fails fast on unknown names
     for n in names:
         make_strategy(n, **strategy_params[n])  # and on invalid values
     if jobs is not None and jobs < 1:

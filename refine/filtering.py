@@ -59,20 +59,6 @@ def _single_threaded_libraries():
         torch.set_num_threads(before)
 
 
-def _one_openmp_thread() -> None:
-    """Initializer of the draw threads: one OpenMP thread in *this* thread.
-
-    OpenMP's thread count is a per-thread setting, so the limit that
-    :func:`_single_threaded_libraries` sets in the calling thread does not reach the executor's
-    threads: without this, OpenMP code in a strategy would start one thread per core inside every
-    draw thread. (k-means, the main OpenMP user, also limits itself for reproducibility, see
-    :mod:`refine.strategies._clustering`.)
-    """
-    from threadpoolctl import threadpool_limits
-
-    threadpool_limits(limits=1, user_api="openmp")
-
-
 @dataclass
 class FilterTrace:
     """What happened in one filtering call (the data behind the paper's Fig. 1).
@@ -238,9 +224,7 @@ class ProgressiveFilter(BaseEstimator):
         stack = contextlib.ExitStack()
         executor = None
         if self.n_jobs > 1:
-            executor = stack.enter_context(
-                ThreadPoolExecutor(self.n_jobs, initializer=_one_openmp_thread)
-            )
+            executor = stack.enter_context(ThreadPoolExecutor(self.n_jobs))
             stack.enter_context(_single_threaded_libraries())
         try:
             for r in range(1, self.rounds + 1):

@@ -32,7 +32,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from refine.errors import ConfigError, MissingDependencyError, unknown_choice
+from refine.errors import ConfigError, MissingDependencyError, check_positive_int, unknown_choice
 from refine.loop import TrialSpec, run_trial
 from refine.parallel import default_jobs, limit_threads, max_threads
 
@@ -152,18 +152,12 @@ def run_grid(
     """
     if engine not in ENGINES:
         raise unknown_choice("engine", engine, ENGINES)
-    if isinstance(n_workers, bool) or not isinstance(n_workers, int) or n_workers < 1:
-        raise ConfigError(f"n_workers must be an integer >= 1, got {n_workers!r}")
-    if threads_per_worker is None:
-        threads_per_worker = max(1, default_jobs() // n_workers)
-    elif (
-        isinstance(threads_per_worker, bool)
-        or not isinstance(threads_per_worker, int)
-        or threads_per_worker < 1
-    ):
-        raise ConfigError(
-            f"threads_per_worker must be an integer >= 1 or None, got {threads_per_worker!r}"
-        )
+    n_workers = check_positive_int("n_workers", n_workers)
+    threads_per_worker = (
+        max(1, default_jobs() // n_workers)
+        if threads_per_worker is None
+        else check_positive_int("threads_per_worker", threads_per_worker)
+    )
     keys = [t.key() for t in trials]
     if len(set(keys)) != len(keys):
         raise ConfigError(
