@@ -35,7 +35,7 @@ from _common import machine_header, measure  # noqa: E402
 
 from refine.context import SelectionContext  # noqa: E402
 from refine.datasets import load_dataset  # noqa: E402
-from refine.ensemble import DEFAULT_ENSEMBLE  # noqa: E402
+from refine.strategies.filtering import DEFAULT_ENSEMBLE  # noqa: E402
 from refine.head import HeadConfig, HeadTrainer  # noqa: E402
 from refine.strategies import available_strategies, make_strategy  # noqa: E402
 

@@ -74,9 +74,9 @@ def route_params(names: list[str], params: dict) -> dict[str, dict]:
     ``--strategy random,refine --param rounds=3`` configures Refine and leaves Random alone; a key
     no strategy takes is an error naming the parameters each one has.
     """
-    from refine.strategies import make_strategy
+    from refine.strategies.registry import parameter_names
 
-    accepted = {n: set(make_strategy(n).get_params(deep=False)) for n in names}
+    accepted = {n: set(parameter_names(n)) for n in names}
     routed: dict[str, dict] = {n: {} for n in names}
     for key, value in params.items():
         scope, dot, sub = key.rpartition(".")

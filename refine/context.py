@@ -154,6 +154,19 @@ class SelectionContext:
                 self._memo[key] = fn()
             return self._memo[key]
 
+    def prepare(self, requirements: frozenset[str] | set[str]) -> None:
+        """Compute the declared model outputs now (``Strategy.requirements()``), once per cycle.
+
+        Strategies read the same memoised arrays afterwards; the AL loop calls this before each
+        selection, so a strategy's draws never race to compute them.
+        """
+        if requirements & {"head", "probas"}:
+            _ = self.head
+        if "probas" in requirements:
+            self.probas()
+        if "normalized_features" in requirements:
+            self.normalized_features()
+
     # ------------------------------------------------------------------ model outputs
     @property
     def head(self) -> LinearHead:

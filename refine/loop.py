@@ -30,7 +30,7 @@ from refine.data import Dataset
 from refine.errors import ConfigError, ResultsConflictError, check_positive_int
 from refine.head import HeadConfig, HeadTrainer
 from refine.io import read_parquet_with_metadata, write_parquet_atomic
-from refine.parallel import RESULT_NEUTRAL_PARAMS
+from refine.parallel import is_result_neutral
 from refine.seeding import child_rng, child_seed
 from refine.strategies import Strategy, make_strategy
 
@@ -135,12 +135,12 @@ def spec_identity(spec: dict[str, Any] | None) -> dict[str, Any]:
     """A stored or new spec without the parameters that cannot change results (``n_jobs``).
 
     Resuming with another ``n_jobs`` is allowed: filtering draws give the same batches in any
-    number of threads (:mod:`refine.filtering`).
+    number of threads (:mod:`refine.strategies.filtering`).
     """
     d = json.loads(json.dumps(spec or {}))
     params = d.get("strategy_params")
     if isinstance(params, dict):
-        d["strategy_params"] = {k: v for k, v in params.items() if k not in RESULT_NEUTRAL_PARAMS}
+        d["strategy_params"] = {k: v for k, v in params.items() if not is_result_neutral(k)}
     return d
 
 
@@ -280,11 +280,12 @@ def run_trial(
                 sub_rng = child_rng(seed, "cycle", cycle, "subsample")
                 candidates = np.sort(sub_rng.choice(candidates, spec.subsample, replace=False))
             t0 = time.perf_counter()
-            selected = strategy.select(
+            ctx.prepare(strategy.requirements())
+            selection = strategy.select_with_trace(
                 ctx, candidates, b, child_rng(seed, "cycle", cycle, "select")
             )
             sel_seconds = time.perf_counter() - t0
-            trace = getattr(strategy, "trace_", None)
+            selected, trace = selection.indices, selection.trace
             strategy.observe(selected, y[selected], ctx)
             labeled = np.concatenate([labeled, selected])
         t0 = time.perf_counter()

@@ -1,7 +1,7 @@
 """How many cores a run may use, and keeping library thread pools from oversubscribing them.
 
 Two kinds of parallelism meet in this package: Refine's filtering draws run in threads
-(``n_jobs``, :mod:`refine.filtering`), and experiment grids run trials in processes
+(``n_jobs``, :mod:`refine.strategies.filtering`), and experiment grids run trials in processes
 (:mod:`refine.grid`). Both give the same results as a serial run; only the speed changes. What
 does need care is the BLAS/OpenMP/torch thread pools inside them: by default every process starts
 one thread per core, so ``w`` workers on ``c`` cores run ``w·c`` busy-waiting threads. On the
@@ -23,6 +23,11 @@ from refine.errors import check_positive_int
 #: Strategy parameters that change the speed of a run, never its result (compared neither on
 #: resume nor between runs).
 RESULT_NEUTRAL_PARAMS = frozenset({"n_jobs"})
+
+
+def is_result_neutral(key: str) -> bool:
+    """Whether a strategy parameter (``n_jobs`` or nested ``filter__n_jobs``) cannot change results."""
+    return key.rsplit("__", 1)[-1] in RESULT_NEUTRAL_PARAMS
 
 _THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
@@ -70,15 +75,15 @@ def with_jobs(spec: str, params: Mapping[str, Any] | None, jobs: int | None) -> 
     """``params`` plus ``n_jobs`` for strategies that take it (Refine, ``filtered:*``).
 
     Parallel filtering draws run one BLAS thread each and give the same batch as serial ones
-    (:mod:`refine.filtering`), so ``jobs`` changes the speed, never the result. An ``n_jobs``
+    (:mod:`refine.strategies.filtering`), so ``jobs`` changes the speed, never the result. An ``n_jobs``
     given in ``params`` wins; ``jobs=None`` means :func:`default_jobs`.
     """
-    from refine.strategies import make_strategy
+    from refine.strategies.registry import parameter_names
 
     out = dict(params or {})
-    if "n_jobs" in out:
+    if any(is_result_neutral(k) for k in out):
         return out
-    if "n_jobs" in make_strategy(spec, **out).get_params(deep=False):
+    if "n_jobs" in parameter_names(spec):
         out["n_jobs"] = default_jobs() if jobs is None else check_positive_int("jobs", jobs)
     return out
 

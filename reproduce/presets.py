@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from refine.ensemble import DEFAULT_ENSEMBLE
+from refine.strategies.filtering import DEFAULT_ENSEMBLE
 from refine.errors import unknown_choice
 
 PAPER_DATASETS = ("dopanim", "snacks", "cifar100", "food101", "tiny_imagenet")

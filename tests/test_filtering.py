@@ -10,7 +10,7 @@ import pytest
 
 from refine.context import SelectionContext
 from refine.errors import ConfigError
-from refine.filtering import ProgressiveFilter
+from refine.strategies.filtering import ProgressiveFilter
 from refine.strategies import Strategy, make_strategy
 from tests.conftest import make_context
 
@@ -217,7 +217,7 @@ def test_trace_describes_the_last_call_only():
     assert s.trace_["pool_sizes"]
     batch = s.select(ctx, cand[:10], 10, np.random.default_rng(1))
     assert sorted(batch.tolist()) == sorted(cand[:10].tolist())
-    assert not hasattr(s, "trace_")
+    assert s.trace_ == {"all_candidates": True}
 
 
 def test_first_subsample_below_b_is_raised_to_b():

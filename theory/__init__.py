@@ -8,7 +8,7 @@ Modules
 bounds      the theorems as sympy expressions, their numpy twins, monotonicity certificates,
             limits, the small-eps analysis of Theorem 2 and Theorem 3's identity
 simulate    numpy Monte Carlo with synthetic strategies of known selection probability
-realfilter  the same checks through the library's real ``refine.filtering.ProgressiveFilter``
+realfilter  the same checks through the library's real ``refine.strategies.filtering.ProgressiveFilter``
 theorem3    Theorem 3: counterexample, corrected condition, E_r versus E[Vbar(P_r)]
 examples    the paper's two numerical examples with stated parameters
 stats       confidence intervals (Clopper-Pearson, Chernoff-KL, empirical Bernstein)
@@ -80,7 +80,7 @@ __all__ = [
 
 
 def __getattr__(name: str):
-    # The real-filter mode and the report import refine.filtering (and matplotlib) only when
+    # The real-filter mode and the report import refine.strategies.filtering (and matplotlib) only when
     # asked for, so the bounds stay importable on their own.
     if name == "run_real_filter":
         from theory.realfilter import run_real_filter

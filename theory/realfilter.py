@@ -1,4 +1,4 @@
-"""Theorems 1-2 checked against the library's real :class:`refine.filtering.ProgressiveFilter`.
+"""Theorems 1-2 checked against the library's real :class:`refine.strategies.filtering.ProgressiveFilter`.
 
 Reference: Huseljic et al., arXiv 2511.22344, Algorithm 1, Theorems 1-2; the published code's
 deviations are listed in ``shared/spec/refine.md`` section 2.
@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from refine.context import SelectionContext
-from refine.filtering import ProgressiveFilter
+from refine.strategies.filtering import ProgressiveFilter
 from refine.seeding import child_rng
 from refine.strategies.base import SmallPoolWarning, Strategy
 from theory.bounds import theorem1_exact_np, theorem1_lower_np, theorem2_round_np
@@ -223,7 +223,7 @@ class RealFilterResult:
     round1, final
         ``{group: (n_trials,) fractions of the group in P_1 / in P_R}``.
     subsample_sizes, union_sizes, pool_sizes
-        ``(n_trials, R)`` arrays from :class:`refine.filtering.FilterTrace`.
+        ``(n_trials, R)`` arrays from :class:`refine.strategies.filtering.FilterTrace`.
     seconds
         Wall time of all trials.
     """

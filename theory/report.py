@@ -842,7 +842,7 @@ def _markdown(
     add("")
 
     # ---------------------------------------------------------------- real filter
-    add("## The real `refine.filtering.ProgressiveFilter`: paper versus published setting")
+    add("## The real `refine.strategies.filtering.ProgressiveFilter`: paper versus published setting")
     add("")
     add(
         f"{real[0].scenario.n_a} Bernoulli strategies plugged into the library's filter (not a copy). "

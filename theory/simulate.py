@@ -3,7 +3,7 @@
 Reference: Huseljic et al., arXiv 2511.22344, Algorithm 1 and Theorems 1-2 (Appendix A).
 
 Two families of simulators live here; the second mode, which drives the library's real
-``refine.filtering.ProgressiveFilter`` with the same synthetic strategies, is
+``refine.strategies.filtering.ProgressiveFilter`` with the same synthetic strategies, is
 :func:`simulate_real_filter` (implemented in :mod:`theory.realfilter`):
 
 * :func:`simulate_focal` -- one focal instance followed through ``R`` rounds of Algorithm 1 under
@@ -287,7 +287,7 @@ def simulate_real_filter(scenario, n_trials: int, seed: int = 0, final: bool = T
     """Second mode: the same Monte Carlo through the library's real ``ProgressiveFilter``.
 
     Thin wrapper around :func:`theory.realfilter.run_real_filter` (imported lazily so that this
-    module does not depend on ``refine.filtering``); see :func:`theory.realfilter.make_scenario`
+    module does not depend on ``refine.strategies.filtering``); see :func:`theory.realfilter.make_scenario`
     and :func:`theory.realfilter.default_scenarios` for the paper's idealised setting and the
     published code's (5000 first subsample, 10 000 cap).
     """

@@ -6,6 +6,13 @@ A strategy is a scikit-learn-style estimator: construction only stores parameter
 subclass's output, so each subclass implements only :meth:`Strategy._select` for the regular case
 (more candidates than the batch size).
 
+A subclass's ``_select`` returns a :class:`Selection` (the indices and a small JSON-able trace of
+how they were chosen) or, when it has nothing to record, the indices alone.
+:meth:`Strategy.select_with_trace` returns the record; :meth:`Strategy.select` the indices. Both
+set :attr:`Strategy.trace_` to the record's trace, the same way for every strategy: early returns
+(no more candidates than the batch) included, where the trace is ``{"all_candidates": True}`` plus
+what the strategy's :meth:`Strategy._early_trace` adds.
+
 Guarantees of :meth:`Strategy.select` (checked, not assumed):
 - indices into the pool (rows of ``ctx.X``), unique, all among ``candidates`` and so disjoint from
   the labeled set;
@@ -18,6 +25,7 @@ Guarantees of :meth:`Strategy.select` (checked, not assumed):
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
@@ -38,6 +46,14 @@ class StrategyOutputError(RefineError):
     """A strategy returned indices that break the contract (a bug in that strategy)."""
 
 
+@dataclass(frozen=True)
+class Selection:
+    """A strategy's batch and what it recorded about choosing it (the loop stores ``trace``)."""
+
+    indices: np.ndarray
+    trace: dict = field(default_factory=dict)
+
+
 class Strategy(BaseEstimator):
     """Base class of all query strategies.
 
@@ -47,7 +63,11 @@ class Strategy(BaseEstimator):
         Registry name (``refine run --strategy NAME``).
     requires : frozenset of str
         Model outputs the strategy reads (subset of :data:`REQUIREMENTS`), so callers can
-        precompute them once per cycle.
+        precompute them once per cycle: ``"probas"`` (``ctx.probas``/``ctx.logits``),
+        ``"head"`` (``ctx.head``, ``ctx.fit_head``, ``ctx.trainer``), ``"labels"``
+        (``ctx.labels``), ``"features"`` (``ctx.X``), ``"normalized_features"``. Composite
+        strategies add their members' needs in :meth:`requirements`. A registry-wide test runs
+        every strategy on a recording context and fails on any undeclared read.
     label_free : bool
         True when the strategy works with an empty labeled set (cold start).
     exact_batch : bool
@@ -69,6 +89,11 @@ class Strategy(BaseEstimator):
         unknown = set(cls.requires) - REQUIREMENTS
         if unknown:
             raise TypeError(f"{cls.__name__}.requires has unknown entries {sorted(unknown)}")
+
+    def requirements(self) -> frozenset[str]:
+        """What this instance reads from the context: :attr:`requires` (composites add their
+        members')."""
+        return frozenset(self.requires)
 
     # ------------------------------------------------------------------ the one call
     def select(
@@ -96,9 +121,20 @@ class Strategy(BaseEstimator):
         ndarray of int64
             Selected pool indices (see the module docstring for the guarantees).
         """
-        # ``trace_`` describes the last call only: never leave a previous call's trace behind
-        # (a call that returns every candidate without running the strategy has none)
-        self.__dict__.pop("trace_", None)
+        return self.select_with_trace(ctx, candidates, batch_size, rng).indices
+
+    def select_with_trace(
+        self,
+        ctx: SelectionContext,
+        candidates: np.ndarray,
+        batch_size: int,
+        rng: np.random.Generator,
+    ) -> Selection:
+        """:meth:`select`, returning the batch together with the strategy's trace of this call.
+
+        Parameters and guarantees are those of :meth:`select`; :attr:`trace_` is set to the
+        returned trace.
+        """
         batch_size = check_positive_int("batch_size", batch_size)
         if not isinstance(rng, np.random.Generator):
             raise ConfigError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
@@ -119,13 +155,20 @@ class Strategy(BaseEstimator):
                     f"{self.name or type(self).__name__}: only {candidates.size} candidates for a "
                     f"batch of {batch_size}; returning all of them",
                     SmallPoolWarning,
-                    stacklevel=2,
+                    stacklevel=3,
                 )
             if self.exact_batch:
-                return candidates.copy()
-        chosen = np.asarray(self._select(ctx, candidates, batch_size, rng), dtype=np.int64).ravel()
+                trace = {"all_candidates": True, **self._early_trace(ctx, batch_size)}
+                return self._record(Selection(candidates.copy(), trace))
+        out = self._select(ctx, candidates, batch_size, rng)
+        selection = out if isinstance(out, Selection) else Selection(out)
+        chosen = np.asarray(selection.indices, dtype=np.int64).ravel()
         self._check_output(chosen, candidates, batch_size)
-        return chosen
+        return self._record(Selection(chosen, dict(selection.trace)))
+
+    def _record(self, selection: Selection) -> Selection:
+        self.trace_ = selection.trace
+        return selection
 
     def _select(
         self,
@@ -133,9 +176,19 @@ class Strategy(BaseEstimator):
         candidates: np.ndarray,
         batch_size: int,
         rng: np.random.Generator,
-    ) -> np.ndarray:
-        """Select exactly ``batch_size`` of ``candidates`` (``len(candidates) > batch_size``)."""
+    ) -> Selection | np.ndarray:
+        """Select exactly ``batch_size`` of ``candidates`` (``len(candidates) > batch_size``).
+
+        Returns a :class:`Selection` (indices and trace) or the indices alone (empty trace).
+        """
         raise NotImplementedError
+
+    def _early_trace(self, ctx: SelectionContext, batch_size: int) -> dict:
+        """What the trace records when every candidate is returned without calling ``_select``.
+
+        Strategies that keep per-call state reset it here too (TAILOR's pending picks).
+        """
+        return {}
 
     def _check_output(self, chosen: np.ndarray, candidates: np.ndarray, batch_size: int) -> None:
         who = self.name or type(self).__name__

@@ -1,14 +1,24 @@
-"""Refine (progressive filtering + coverage-based selection) and filtering before any strategy."""
+"""Refine (progressive filtering + coverage-based selection) and filtering before any strategy.
+
+Both strategies hold a :class:`~refine.strategies.filtering.ProgressiveFilter` as a nested
+estimator parameter ``filter``, so every filtering parameter and its documentation exist once (in
+the filter). Nested parameters follow scikit-learn's convention: ``filter__rounds``, and
+:func:`~refine.strategies.registry.make_strategy` also accepts the short name (``rounds``) when it
+names exactly one nested parameter, so ``refine run --param refine.rounds=3`` works.
+"""
 
 from __future__ import annotations
 
-import numpy as np
 from sklearn.base import clone
 
-from refine.ensemble import DEFAULT_ENSEMBLE
 from refine.seeding import child_rng, rng_seed_sequence
-from refine.strategies.base import Strategy
+from refine.strategies.base import Selection, Strategy
+from refine.strategies.filtering import ProgressiveFilter
 from refine.strategies.registry import make_strategy, register_prefix, register_strategy
+
+#: The filter a Refine or Filtered strategy uses when none is given (never mutated: a nested
+#: ``set_params`` replaces it by a clone first).
+DEFAULT_FILTER = ProgressiveFilter()
 
 
 def _resolve(strategy: str | Strategy, params: dict | None) -> Strategy:
@@ -22,42 +32,48 @@ class _FilteredBase(Strategy):
     """Shared machinery: filter the pool, then let a final strategy select from it."""
 
     manages_pool = True
-    requires = frozenset({"probas", "features"})
-
-    def _filter(self):
-        from refine.filtering import ProgressiveFilter  # filtering imports the strategy package
-
-        return ProgressiveFilter(
-            strategies=tuple(self.strategies),
-            rounds=self.rounds,
-            draws_per_strategy=self.draws_per_strategy,
-            sample_ratio=self.sample_ratio,
-            first_subsample=self.first_subsample,
-            max_pool=self.max_pool,
-            variant=self.variant,
-            strategy_params=self.strategy_params,
-            n_jobs=self.n_jobs,
-        )
 
     def _final(self) -> Strategy:
         raise NotImplementedError
 
+    def set_params(self, **params):
+        # scikit-learn sets nested parameters on the nested object in place; the default filter
+        # is shared by every instance, so work on a private copy
+        if any(key.startswith("filter__") for key in params) and isinstance(
+            self.filter, ProgressiveFilter
+        ):
+            self.filter = clone(self.filter)
+        return super().set_params(**params)
+
+    def requirements(self) -> frozenset[str]:
+        """The filter members' needs, the final strategy's and the class's own."""
+        return (
+            frozenset(self.requires)
+            | self._check_filter().requirements()
+            | self._final().requirements()
+        )
+
+    def _check_filter(self) -> ProgressiveFilter:
+        if not isinstance(self.filter, ProgressiveFilter):
+            from refine.errors import ConfigError
+
+            raise ConfigError(
+                f"filter must be a ProgressiveFilter, got {type(self.filter).__name__}"
+            )
+        return self.filter
+
     def _select(self, ctx, candidates, batch_size, rng):
         root = rng_seed_sequence(rng)
-        pool, trace = self._filter().filter(ctx, candidates, batch_size, child_rng(root, "filter"))
+        pool, trace = self._check_filter().filter(
+            ctx, candidates, batch_size, child_rng(root, "filter")
+        )
         final = self._final()
         batch = final.select(ctx, pool, batch_size, child_rng(root, "final"))
         out = trace.to_dict()
         nominators = out.pop("nominators")
         out["final_strategy"] = final.name
         out["batch_nominators"] = {str(int(x)): nominators.get(str(int(x)), {}) for x in batch}
-        self.trace_ = out
-        return batch
-
-    def filter_pool(self, ctx, candidates, batch_size, rng) -> tuple[np.ndarray, dict]:
-        """Only the filtering stage: the refined pool and its trace (for inspection)."""
-        pool, trace = self._filter().filter(ctx, np.asarray(candidates), batch_size, rng)
-        return pool, trace.to_dict()
+        return Selection(batch, out)
 
 
 @register_strategy
@@ -66,19 +82,14 @@ class Refine(_FilteredBase):
 
     Parameters
     ----------
-    strategies : sequence of str
-        The ensemble A (default: random, margin, badge, bait, typiclust, alfamix, dropquery,
-        maxherding, uherding — the published code's nine).
-    rounds, draws_per_strategy, sample_ratio, first_subsample, max_pool, variant, n_jobs
-        Progressive filtering (see :class:`refine.filtering.ProgressiveFilter`); defaults are the
-        published code's R = 5, m = 11, α = 0.4, 5000, 10 000, ``"published"``.
+    filter : ProgressiveFilter
+        The filtering stage (its parameters: ``filter__rounds``, ``filter__sample_ratio``, ...;
+        defaults are the published code's, see :class:`ProgressiveFilter`).
     final : str or Strategy
         Coverage strategy selecting the batch from the refined pool (``"uherding"``; any
         registered strategy or Strategy instance is allowed).
     final_params : dict, optional
         Parameters of the final strategy.
-    strategy_params : dict, optional
-        ``{name: {param: value}}`` for ensemble members.
 
     Attributes
     ----------
@@ -96,29 +107,13 @@ class Refine(_FilteredBase):
 
     def __init__(
         self,
-        strategies=DEFAULT_ENSEMBLE,
-        rounds: int = 5,
-        draws_per_strategy: int = 11,
-        sample_ratio: float = 0.4,
-        first_subsample: int = 5000,
-        max_pool: int | None = 10000,
-        variant: str = "published",
-        final: str = "uherding",
+        filter: ProgressiveFilter = DEFAULT_FILTER,
+        final: str | Strategy = "uherding",
         final_params: dict | None = None,
-        strategy_params: dict | None = None,
-        n_jobs: int = 1,
     ):
-        self.strategies = strategies
-        self.rounds = rounds
-        self.draws_per_strategy = draws_per_strategy
-        self.sample_ratio = sample_ratio
-        self.first_subsample = first_subsample
-        self.max_pool = max_pool
-        self.variant = variant
+        self.filter = filter
         self.final = final
         self.final_params = final_params
-        self.strategy_params = strategy_params
-        self.n_jobs = n_jobs
 
     def _final(self) -> Strategy:
         return _resolve(self.final, self.final_params)
@@ -136,38 +131,21 @@ class Filtered(_FilteredBase):
         The registered strategy (or a Strategy instance) that selects from the refined pool.
     strategy_kwargs : dict, optional
         Its parameters.
-    strategies, rounds, draws_per_strategy, sample_ratio, first_subsample, max_pool, variant,
-    strategy_params, n_jobs
-        As for :class:`Refine`.
+    filter : ProgressiveFilter
+        The filtering stage, as for :class:`Refine`.
     """
 
     name = "filtered"
 
     def __init__(
         self,
-        strategy: str = "random",
+        strategy: str | Strategy = "random",
         strategy_kwargs: dict | None = None,
-        strategies=DEFAULT_ENSEMBLE,
-        rounds: int = 5,
-        draws_per_strategy: int = 11,
-        sample_ratio: float = 0.4,
-        first_subsample: int = 5000,
-        max_pool: int | None = 10000,
-        variant: str = "published",
-        strategy_params: dict | None = None,
-        n_jobs: int = 1,
+        filter: ProgressiveFilter = DEFAULT_FILTER,
     ):
         self.strategy = strategy
         self.strategy_kwargs = strategy_kwargs
-        self.strategies = strategies
-        self.rounds = rounds
-        self.draws_per_strategy = draws_per_strategy
-        self.sample_ratio = sample_ratio
-        self.first_subsample = first_subsample
-        self.max_pool = max_pool
-        self.variant = variant
-        self.strategy_params = strategy_params
-        self.n_jobs = n_jobs
+        self.filter = filter
 
     def _final(self) -> Strategy:
         return _resolve(self.strategy, self.strategy_kwargs)

@@ -52,7 +52,9 @@ def make_strategy(spec: str, **params) -> Strategy:
     spec : str
         A registered name (``"margin"``) or ``"PREFIX:NAME"`` (``"filtered:bait"``).
     **params
-        Constructor parameters of the strategy (or of the composite).
+        Constructor parameters of the strategy (or of the composite). Parameters of a nested
+        estimator are given in scikit-learn's form (``filter__rounds``) or by their short name
+        (``rounds``) when it names exactly one nested parameter.
     """
     if not isinstance(spec, str) or not spec:
         raise ConfigError(f"strategy must be a non-empty string, got {spec!r}")
@@ -61,9 +63,58 @@ def make_strategy(spec: str, **params) -> Strategy:
         if prefix not in _PREFIXES:
             raise unknown_choice("strategy prefix", prefix, _PREFIXES)
         strategy_class(inner)  # validate the inner name with a clear message
-        return _PREFIXES[prefix](inner, **params)
-    cls = strategy_class(spec)
+        return _build(spec, lambda **p: _PREFIXES[prefix](inner, **p), params)
+    return _build(spec, strategy_class(spec), params)
+
+
+def _build(spec: str, factory: Callable[..., Strategy], params: dict) -> Strategy:
     try:
-        return cls(**params)
+        default = factory()
     except TypeError as exc:
         raise ConfigError(f"invalid parameters for strategy {spec!r}: {exc}") from None
+    direct = set(default.get_params(deep=False))
+    nested = resolve_nested(spec, default, {k: v for k, v in params.items() if k not in direct})
+    try:
+        strategy = factory(**{k: v for k, v in params.items() if k in direct})
+    except TypeError as exc:
+        raise ConfigError(f"invalid parameters for strategy {spec!r}: {exc}") from None
+    if nested:
+        strategy.set_params(**nested)
+    return strategy
+
+
+def resolve_nested(spec: str, strategy: Strategy, params: dict) -> dict:
+    """Full nested names (``filter__rounds``) for ``params`` not taken by the constructor.
+
+    Raises
+    ------
+    ConfigError
+        For a name that matches no parameter, or a short name that matches several nested ones.
+    """
+    deep = [k for k in strategy.get_params(deep=True) if "__" in k]
+    out = {}
+    for key, value in params.items():
+        if key in deep:
+            out[key] = value
+            continue
+        matches = [k for k in deep if k.rsplit("__", 1)[1] == key]
+        if len(matches) != 1:
+            allowed = sorted(strategy.get_params(deep=False)) + sorted(deep)
+            what = "is ambiguous" if matches else "is not a parameter"
+            raise ConfigError(
+                f"invalid parameters for strategy {spec!r}: {key!r} {what}; "
+                f"allowed: {', '.join(allowed)}"
+            )
+        out[matches[0]] = value
+    return out
+
+
+def parameter_names(spec: str) -> list[str]:
+    """Every parameter ``make_strategy(spec, ...)`` accepts: direct, nested and short names."""
+    strategy = make_strategy(spec)
+    names = set(strategy.get_params(deep=False))
+    deep = [k for k in strategy.get_params(deep=True) if "__" in k]
+    shorts = [k.rsplit("__", 1)[1] for k in deep]
+    names.update(deep)
+    names.update(s for s in shorts if shorts.count(s) == 1 and s not in names)
+    return sorted(names)

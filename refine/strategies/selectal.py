@@ -31,7 +31,7 @@ from sklearn.base import clone
 from refine.context import SelectionContext
 from refine.errors import ConfigError, check_positive_int
 from refine.seeding import child_rng, child_seed, rng_seed_sequence
-from refine.strategies.base import Strategy
+from refine.strategies.base import Selection, Strategy
 from refine.strategies.registry import make_strategy, register_strategy
 
 #: The three regimes, in the order of the derivative test (ties are broken at random).
@@ -123,7 +123,7 @@ class SelectAL(Strategy):
     """
 
     name = "selectal"
-    requires = frozenset({"features", "probas", "head", "labels"})
+    requires = frozenset({"features", "head", "labels"})
 
     def __init__(
         self,
@@ -150,6 +150,13 @@ class SelectAL(Strategy):
         self.num_val_reps = num_val_reps
         self.train_epochs = train_epochs
         self.strategy_params = strategy_params
+
+    def requirements(self) -> frozenset[str]:
+        """The removal test's needs (features, labels, retraining) and the three regimes'."""
+        self._validate_params()
+        specs = (self.random_strategy, self.low_strategy, self.high_strategy)
+        own = frozenset({"features", "head", "labels"})
+        return own.union(*(_build(s, self.strategy_params).requirements() for s in specs))
 
     # ------------------------------------------------------------------ validation
     def _validate_params(self) -> None:
@@ -302,16 +309,9 @@ class SelectAL(Strategy):
         }[regime]
 
     # ------------------------------------------------------------------ selection
-    def select(self, ctx, candidates, batch_size, rng):
-        # When the base class returns all candidates early the test is pointless; say so rather
-        # than leave the previous cycle's decision in the trace.
-        chosen = super().select(ctx, candidates, batch_size, rng)
-        if not hasattr(self, "trace_"):  # the base class cleared the old trace and returned early
-            self.trace_ = {
-                "selectal_regime": None,
-                "reason": "no more candidates than batch_size",
-            }
-        return chosen
+    def _early_trace(self, ctx, batch_size):
+        # every candidate is returned: the removal test would decide nothing
+        return {"selectal_regime": None, "reason": "no more candidates than batch_size"}
 
     def _select(self, ctx, candidates, batch_size, rng):
         regime, trace = self.decide(ctx, rng)
@@ -320,5 +320,6 @@ class SelectAL(Strategy):
         batch = strategy.select(
             ctx, candidates, batch_size, child_rng(rng_seed_sequence(rng), "query")
         )
-        self.trace_ = {"selectal_regime": regime, "selectal_choice": _spec_name(spec), **trace}
-        return batch
+        return Selection(
+            batch, {"selectal_regime": regime, "selectal_choice": _spec_name(spec), **trace}
+        )

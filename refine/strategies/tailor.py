@@ -26,10 +26,10 @@ import numbers
 
 import numpy as np
 
-from refine.ensemble import DEFAULT_ENSEMBLE
+from refine.strategies.filtering import DEFAULT_ENSEMBLE
 from refine.errors import ConfigError, unknown_choice
 from refine.seeding import child_rng, rng_seed_sequence
-from refine.strategies.base import REQUIREMENTS, Strategy
+from refine.strategies.base import Selection, Strategy
 from refine.strategies.registry import make_strategy, register_strategy
 
 _MODES = ("ranked", "per_pick")
@@ -126,7 +126,7 @@ class TAILOR(Strategy):
     """
 
     name = "tailor"
-    requires = REQUIREMENTS
+    requires = frozenset({"labels"})
 
     def __init__(
         self,
@@ -141,6 +141,11 @@ class TAILOR(Strategy):
         self.discount = discount
         self.init_alpha = init_alpha
         self.mode = mode
+
+    def requirements(self) -> frozenset[str]:
+        """The arms' needs and the labels of the class-balance reward."""
+        arms = [make_strategy(n, **((self.strategy_params or {}).get(n) or {})) for n in self._arm_names()]
+        return frozenset({"labels"}).union(*(a.requirements() for a in arms))
 
     # ------------------------------------------------------------------ parameters and state
     def _arm_names(self) -> tuple[str, ...]:
@@ -209,14 +214,10 @@ class TAILOR(Strategy):
         self.alpha_ = None if alpha is None else np.asarray(alpha, dtype=np.float64)
 
     # ------------------------------------------------------------------ selection
-    def select(self, ctx, candidates, batch_size, rng):
-        # Picks made without arms (the base class returns all candidates when there are no more
-        # than b) are attributed to no arm; clear what the previous batch left behind.
+    def _early_trace(self, ctx, batch_size):
+        # picks made without arms are attributed to no arm: drop what a previous batch left
         self._pending = {}
-        chosen = super().select(ctx, candidates, batch_size, rng)
-        if not hasattr(self, "trace_"):  # the base class cleared the old trace and returned early
-            self.trace_ = {"tailor_arms": list(self._arm_names()), "tailor_picks": []}
-        return chosen
+        return {"tailor_arms": list(self._arm_names()), "tailor_picks": []}
 
     def _select(self, ctx, candidates, batch_size, rng):
         names = self._validate_params()
@@ -277,13 +278,13 @@ class TAILOR(Strategy):
 
         self._pending = dict(zip(chosen, picks, strict=True))
         counts = np.bincount(picks, minlength=len(arms))
-        self.trace_ = {
+        trace = {
             "tailor_arms": list(names),
             "tailor_picks": picks,
             "tailor_arm_counts": {n: int(c) for n, c in zip(names, counts, strict=True)},
             "tailor_reward": v.tolist(),
         }
-        return np.asarray(chosen, dtype=np.int64)
+        return Selection(np.asarray(chosen, dtype=np.int64), trace)
 
     def observe(self, indices, labels, ctx) -> None:
         """Reveal the batch's labels: ``α ← discount·α + Δα`` (Δα from each pick's arm)."""

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from refine.errors import ConfigError, check_positive_int
-from refine.strategies.base import Strategy
+from refine.strategies.base import Selection, Strategy
 from refine.strategies.registry import make_strategy, register_strategy
 
 #: The two phases, in order.
@@ -62,7 +62,6 @@ class TCM(Strategy):
     """
 
     name = "tcm"
-    requires = frozenset({"features", "probas"})
 
     def __init__(
         self,
@@ -75,6 +74,11 @@ class TCM(Strategy):
         self.switch_rule = switch_rule
         self.typiclust_params = typiclust_params
         self.margin_params = margin_params
+
+    def requirements(self) -> frozenset[str]:
+        """The needs of both phases' strategies."""
+        self._validate_params()
+        return frozenset().union(*(self._strategy(p).requirements() for p in PHASES))
 
     def _validate_params(self) -> None:
         check_positive_int("typiclust_cycles", self.typiclust_cycles, minimum=0)
@@ -101,20 +105,14 @@ class TCM(Strategy):
         params = self.typiclust_params if phase == "typiclust" else self.margin_params
         return make_strategy(phase, **(params or {}))
 
-    def select(self, ctx, candidates, batch_size, rng):
-        # The phase is recorded even when the base class returns every candidate without calling
-        # _select (fewer candidates than b), so each cycle's trace names its phase.
-        phase = self.phase(ctx, batch_size)
-        chosen = super().select(ctx, candidates, batch_size, rng)
-        self.trace_ = {"tcm_phase": phase, "cycle": int(ctx.cycle)}
-        return chosen
+    def _early_trace(self, ctx, batch_size):
+        # each cycle's trace names its phase, also when every candidate was returned
+        return {"tcm_phase": self.phase(ctx, batch_size), "cycle": int(ctx.cycle)}
 
     def _select(self, ctx, candidates, batch_size, rng):
         phase = self.phase(ctx, batch_size)
-        self.trace_ = {"tcm_phase": phase, "cycle": int(ctx.cycle)}
-        return self._strategy(phase).select(ctx, candidates, batch_size, rng)
+        batch = self._strategy(phase).select(ctx, candidates, batch_size, rng)
+        return Selection(batch, {"tcm_phase": phase, "cycle": int(ctx.cycle)})
 
     def rank(self, ctx, candidates, n, rng):
-        phase = self.phase(ctx, n)
-        self.trace_ = {"tcm_phase": phase, "cycle": int(ctx.cycle)}
-        return self._strategy(phase).rank(ctx, candidates, n, rng)
+        return self._strategy(self.phase(ctx, n)).rank(ctx, candidates, n, rng)

@@ -220,7 +220,7 @@ class UHerding(Strategy):
     """
 
     name = "uherding"
-    requires = frozenset({"probas", "head", "labels", "normalized_features"})
+    requires = frozenset({"probas", "head", "labels", "features", "normalized_features"})
     label_free = True
 
     def __init__(

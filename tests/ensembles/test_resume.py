@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from refine.datasets import load_dataset
-from refine.ensemble import DEFAULT_ENSEMBLE
+from refine.strategies.filtering import DEFAULT_ENSEMBLE
 from refine.head import HeadConfig
 from refine.io import read_parquet_with_metadata
 from refine.loop import TIMING_COLUMNS, TrialSpec, run_trial

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from refine.data import Dataset
-from refine.ensemble import DEFAULT_ENSEMBLE
+from refine.strategies.filtering import DEFAULT_ENSEMBLE
 from refine.errors import ConfigError
 from refine.head import HeadConfig
 from refine.loop import TrialSpec, run_trial

@@ -1,4 +1,4 @@
-"""Theorems 1-2 against the library's real ``refine.filtering.ProgressiveFilter``.
+"""Theorems 1-2 against the library's real ``refine.strategies.filtering.ProgressiveFilter``.
 
 Huseljic et al., arXiv 2511.22344, Theorems 1-2, in the paper's setting (``variant="paper"``)
 and the published code's (``variant="published"``: 5000 first subsample, random pool cap).
@@ -94,7 +94,7 @@ def test_noisy_topb_through_the_real_filter_matches_estimated_theorem1():
     """Deterministic-plus-noise top-b strategies in the real filter (round 1, paper variant):
     each instance's survival equals 1 - prod_a (1 - q p_{x,a})^m with p estimated separately."""
     from refine.context import SelectionContext
-    from refine.filtering import ProgressiveFilter
+    from refine.strategies.filtering import ProgressiveFilter
 
     n, b, m, noise, trials = 200, 4, 5, 0.7, 400
     x = np.linspace(0, 1, n)

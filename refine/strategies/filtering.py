@@ -2,7 +2,7 @@
 
 Each round r, every strategy a of the ensemble makes m draws; draw j scores a fresh uniform
 subsample (without replacement) of the current pool P_{r−1} and selects b instances; the union of
-all draws becomes P_r. Two variants (refine.md §2):
+all draws becomes P_r. Two variants (docs/protocol.md, "Progressive filtering"):
 
 ``variant="published"`` (default; the authors' code, which produced the paper's numbers)
     round 1 subsamples ``min(max(b, first_subsample), |U|)`` instances (5000); later rounds
@@ -31,13 +31,26 @@ import numpy as np
 from sklearn.base import BaseEstimator, clone
 
 from refine.context import SelectionContext
-from refine.ensemble import DEFAULT_ENSEMBLE
 from refine.errors import ConfigError, check_fraction, check_positive_int, unknown_choice
 from refine.seeding import child_rng, rng_seed_sequence
 from refine.strategies.base import Strategy
 from refine.strategies.registry import make_strategy
 
 VARIANTS = ("published", "paper")
+
+#: Refine's default ensemble: the nine strategies of the published configuration (dal-toolbox's
+#: ``build_al_strategies``); Random is a member.
+DEFAULT_ENSEMBLE = (
+    "random",
+    "margin",
+    "badge",
+    "bait",
+    "typiclust",
+    "alfamix",
+    "dropquery",
+    "maxherding",
+    "uherding",
+)
 
 
 @contextlib.contextmanager
@@ -111,8 +124,9 @@ class ProgressiveFilter(BaseEstimator):
 
     Parameters
     ----------
-    strategies : sequence of str or Strategy
-        The ensemble A (default: the nine strategies of the published code).
+    strategies : sequence of str or Strategy, or a comma-separated str
+        The ensemble A (default: :data:`DEFAULT_ENSEMBLE`, the nine strategies of the published
+        code).
     rounds : int
         Number of rounds R (5).
     draws_per_strategy : int
@@ -171,11 +185,14 @@ class ProgressiveFilter(BaseEstimator):
         check_positive_int("n_jobs", self.n_jobs)
         if self.variant not in VARIANTS:
             raise unknown_choice("variant", self.variant, VARIANTS)
-        if not self.strategies:
+        members = self.strategies
+        if isinstance(members, str):  # "random,margin" from the command line
+            members = [m.strip() for m in members.split(",") if m.strip()]
+        if not members:
             raise ConfigError("strategies must name at least one strategy")
         params = self.strategy_params or {}
         built = []
-        for s in self.strategies:
+        for s in members:
             if isinstance(s, str):
                 built.append(make_strategy(s, **params.get(s, {})))
             elif isinstance(s, Strategy):
@@ -183,6 +200,10 @@ class ProgressiveFilter(BaseEstimator):
             else:
                 raise ConfigError(f"strategies must be names or Strategy instances, got {s!r}")
         return built
+
+    def requirements(self) -> frozenset[str]:
+        """The union of the members' :meth:`Strategy.requirements`."""
+        return frozenset().union(*(s.requirements() for s in self._validate()))
 
     def subsample_size(self, round_: int, pool_size: int, n_unlabeled: int, batch_size: int) -> int:
         """s_r: the subsample size of round ``round_`` (1-based) for a pool of ``pool_size``."""
