@@ -31,13 +31,13 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import machine_header, measure  # noqa: E402
+from _common import machine_header, measure
 
-from refine.context import SelectionContext  # noqa: E402
-from refine.datasets import load_dataset  # noqa: E402
-from refine.strategies.filtering import DEFAULT_ENSEMBLE  # noqa: E402
-from refine.head import HeadConfig, HeadTrainer  # noqa: E402
-from refine.strategies import available_strategies, make_strategy  # noqa: E402
+from refine.context import SelectionContext
+from refine.datasets import load_dataset
+from refine.head import HeadConfig, HeadTrainer
+from refine.strategies import available_strategies, make_strategy
+from refine.strategies.filtering import DEFAULT_ENSEMBLE
 
 #: (label, strategy name, parameters, cycle of the context)
 CASES = [

@@ -17,9 +17,9 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import machine_header, measure  # noqa: E402
+from _common import machine_header, measure
 
-from refine.head import HeadConfig, HeadTrainer  # noqa: E402
+from refine.head import HeadConfig, HeadTrainer
 
 
 def torch_reference(trainer: HeadTrainer, X: np.ndarray, y: np.ndarray, seed: int) -> None:

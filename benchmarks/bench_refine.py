@@ -7,7 +7,7 @@ breakdown is the time spent inside each strategy's draws (summed over rounds; wi
 sum exceeds wall time). Targets on a 2-core machine: < 30 s (CIFAR-10 scale), < 3 min
 (Tiny-ImageNet scale), peak memory < 4 GB.
 
-Reference (not rerun here; performance.md): the authors' code takes 68–90 s per query at CIFAR-10
+Reference (not rerun here; docs/protocol.md §7): the authors' code takes 68–90 s per query at CIFAR-10
 scale and did not finish at Tiny-ImageNet scale (extrapolated 60–90 minutes).
 
 Run: ``python benchmarks/bench_refine.py [--scales cifar10 tiny] [--repeats 1]``
@@ -23,12 +23,12 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import PeakRSS, machine_header  # noqa: E402
+from _common import PeakRSS, machine_header
 
-from refine.context import SelectionContext  # noqa: E402
-from refine.datasets import load_dataset  # noqa: E402
-from refine.head import HeadTrainer  # noqa: E402
-from refine.strategies import make_strategy  # noqa: E402
+from refine.context import SelectionContext
+from refine.datasets import load_dataset
+from refine.head import HeadTrainer
+from refine.strategies import make_strategy
 
 SCALES = {"cifar10": (50_000, 10, 10), "tiny": (100_000, 200, 200)}
 

@@ -33,11 +33,11 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import machine_header, measure  # noqa: E402
+from _common import machine_header, measure
 
-from refine.cli import parse_params  # noqa: E402
-from refine.datasets import load_dataset  # noqa: E402
-from refine.project import Project  # noqa: E402
+from refine.cli import parse_params
+from refine.datasets import load_dataset
+from refine.project import Project
 
 
 def build_project(root: Path, args: argparse.Namespace) -> Project:

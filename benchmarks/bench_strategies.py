@@ -24,13 +24,13 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import machine_header, measure  # noqa: E402
+from _common import machine_header, measure
 
-from refine.context import SelectionContext  # noqa: E402
-from refine.datasets import load_dataset  # noqa: E402
-from refine.strategies.filtering import DEFAULT_ENSEMBLE  # noqa: E402
-from refine.head import HeadConfig, HeadTrainer  # noqa: E402
-from refine.strategies import make_strategy  # noqa: E402
+from refine.context import SelectionContext
+from refine.datasets import load_dataset
+from refine.head import HeadConfig, HeadTrainer
+from refine.strategies import make_strategy
+from refine.strategies.filtering import DEFAULT_ENSEMBLE
 
 STRATEGIES = [*DEFAULT_ENSEMBLE, "coreset"]  # the nine of the ensemble, plus Coreset
 BASELINE_MODULES = ["_skal_badge_bait_coreset", "_skal_typiclust_dropquery", "_skal_herding"]

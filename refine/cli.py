@@ -137,15 +137,19 @@ def run(
         ),
     ] = ["random"],  # noqa: B006 (typer reads the default)
     seeds: Annotated[str, typer.Option(help="Seeds: '1', '1-10', '1,3,5' or '1-3,7'.")] = "1",
-    cycles: Annotated[int, typer.Option(help="AL cycles after the initial pool (paper: 20).")] = 20,
+    cycles: Annotated[
+        int, typer.Option(min=0, help="AL cycles after the initial pool (paper: 20).")
+    ] = 20,
     batch_size: Annotated[
-        int | None, typer.Option(help="Instances per cycle b (default: the dataset's b).")
+        int | None,
+        typer.Option(min=1, help="Instances labeled per cycle b (default: the dataset's b)."),
     ] = None,
     subsample: Annotated[
         int,
         typer.Option(
+            min=0,
             help="Random subsample of the unlabeled pool scored by single strategies "
-            "per query (0 = whole pool). Refine/filtered strategies ignore it."
+            "per query (0 = whole pool). Refine/filtered strategies ignore it.",
         ),
     ] = 5000,
     out: Annotated[Path, typer.Option(help="Results folder (one Parquet file per trial).")] = Path(
@@ -159,7 +163,7 @@ def run(
         Path | None, typer.Option(help="Feature cache folder for image/audio datasets.")
     ] = None,
     device: Annotated[str, typer.Option(help="Torch device: cpu, cuda, cuda:N or auto.")] = "cpu",
-    epochs: Annotated[int, typer.Option(help="Head training epochs (paper: 200).")] = 200,
+    epochs: Annotated[int, typer.Option(min=1, help="Head training epochs (paper: 200).")] = 200,
     param: Annotated[
         list[str] | None,
         typer.Option(
@@ -174,8 +178,9 @@ def run(
     jobs: Annotated[
         int | None,
         typer.Option(
+            min=1,
             help="Threads for Refine's and filtered:*'s filtering draws (default: all cores). "
-            "Changes the speed only: the batches are the same for any value."
+            "Changes the speed only: the batches are the same for any value.",
         ),
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
@@ -195,13 +200,7 @@ def run(
     strategy_params = route_params(names, parse_params(param))  # fails fast on unknown names
     for n in names:
         make_strategy(n, **strategy_params[n])  # and on invalid values
-    if jobs is not None and jobs < 1:
-        raise ConfigError(f"--jobs must be a positive integer (threads), got {jobs}")
     seed_list = parse_seeds(seeds)
-    if cycles < 0:
-        raise ConfigError(f"--cycles must be >= 0, got {cycles}")
-    if subsample < 0:
-        raise ConfigError(f"--subsample must be >= 0 (0 = whole pool), got {subsample}")
     resolve_device(device)
     entry = dataset_entry(dataset)
     ds_params = parse_params(dataset_param)
@@ -221,8 +220,6 @@ def run(
         )
     data = load_dataset(dataset, **ds_params)
     b = batch_size if batch_size is not None else data.batch_size
-    if b <= 0:
-        raise ConfigError(f"--batch-size must be a positive integer, got {b}")
     specs = [
         TrialSpec(
             dataset=dataset,
@@ -270,28 +267,12 @@ def run(
 
 
 def _preflight(data, specs, out: Path, resume: bool) -> None:
-    """Check every trial against existing results before running any of them."""
-
-    from refine.errors import ResultsConflictError
-    from refine.io import read_parquet_with_metadata
-    from refine.loop import _dict_diff, check_budget, spec_identity
+    """Check every trial (budget, stored results) before running any of them."""
+    from refine.loop import check_trial_fits_pool, stored_trial
 
     for spec in specs:
-        check_budget(data, spec)
-        path = spec.result_path(out)
-        if not path.exists():
-            continue
-        _, meta = read_parquet_with_metadata(path)
-        stored = spec_identity(meta.get("spec"))
-        if stored != spec.identity():
-            raise ResultsConflictError(
-                f"--out {out} holds results of a different configuration for {spec.strategy} seed "
-                f"{spec.seed}: {_dict_diff(stored, spec.identity())}. Use another --out folder."
-            )
-        if not meta.get("complete") and not resume:
-            raise ResultsConflictError(
-                f"{path} holds an unfinished trial; pass --resume to continue it"
-            )
+        check_trial_fits_pool(data, spec)
+        stored_trial(spec, spec.result_path(out), resume)
 
 
 @app.command()

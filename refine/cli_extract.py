@@ -105,7 +105,7 @@ def extract(
     Nothing is recomputed when valid features for the same dataset, split, backbone, weights, preprocessing and library versions are already there; a corrupted or mismatching cache file is reported and rebuilt.
 
     Offline machines: point --data-dir and --weights at local copies, or HF_HOME at a populated Hugging Face cache (with HF_HUB_OFFLINE=1).
-    """  # noqa: E501  (one line per paragraph: typer keeps docstring line breaks in --help)
+    """
     from refine.datasets.hub import extract_dataset
 
     results = extract_dataset(

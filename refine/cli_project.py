@@ -315,7 +315,7 @@ def select(
     """Select the next batch to annotate and record it as a new round.
 
     With no labels yet, a label-free cold-start strategy stands in for the requested one. Instances selected earlier and not labeled yet are never selected again (unless --include-pending).
-    """  # noqa: E501  (typer keeps docstring line breaks in --help)
+    """
     from refine.cli import parse_params
     from refine.errors import ConfigError
     from refine.project import Project
@@ -396,7 +396,7 @@ def export(
         ),
     ] = None,
 ) -> None:
-    """Export a selected batch as Label Studio tasks (or CSV); read the annotations back with `refine label`."""  # noqa: E501
+    """Export a selected batch as Label Studio tasks (or CSV); read the annotations back with `refine label`."""
     from refine.errors import ConfigError
     from refine.project import Project
 

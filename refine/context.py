@@ -5,7 +5,7 @@ head and the trainer (for strategies that retrain, e.g. UHerding's temperature),
 computed, memoised model outputs over the *whole* pool (logits, probabilities, L2-normalised
 features). Filtering runs hundreds of strategy draws per cycle on subsamples of the pool; they all
 read the same arrays by index instead of recomputing them or copying the features (the authors'
-code deep-copies the data module for every draw, refine.md / performance.md).
+code deep-copies the data module for every draw, docs/protocol.md §7).
 
 Memoisation is thread-safe, so draws may run in parallel threads. Per-cycle quantities that need
 randomness (e.g. a held-out split of L) use :meth:`SelectionContext.rng_for`, a stream fixed by the
@@ -23,7 +23,7 @@ import numpy as np
 from refine.data import validate_features, validate_labels
 from refine.errors import DataError
 from refine.head import HeadConfig, HeadTrainer, LinearHead, softmax
-from refine.seeding import as_seed_sequence, child_rng, child_seed
+from refine.seeding import as_seed_sequence, child_rng, head_init_seed
 
 T = TypeVar("T")
 
@@ -112,7 +112,7 @@ class SelectionContext:
         trainer = HeadTrainer(
             X.shape[1],
             max(int(n_classes), 2),
-            init_seed=int(child_seed(seed, "head-init").generate_state(1)[0]),
+            init_seed=head_init_seed(seed),
             config=head_config,
             device=device,
         )

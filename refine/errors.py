@@ -6,6 +6,8 @@ that a CLI user sees what to change without reading a stack trace.
 
 from __future__ import annotations
 
+import math
+import numbers
 from collections.abc import Iterable
 
 
@@ -78,3 +80,42 @@ def check_fraction(
         hi = "]" if high_closed else ")"
         raise ConfigError(f"{param} must lie in {lo}0, 1{hi}, got {fvalue}")
     return fvalue
+
+
+def check_number(
+    param: str,
+    value: object,
+    *,
+    min_val: float | None = None,
+    max_val: float | None = None,
+    include_boundaries: str = "both",
+) -> float:
+    """Return ``value`` as a finite ``float`` within the bounds, else raise ConfigError.
+
+    A thin wrapper of :func:`sklearn.utils.check_scalar` (``include_boundaries`` as there:
+    ``"both"``, ``"left"``, ``"right"`` or ``"neither"``) that also refuses booleans and non-finite
+    values and names ``param`` in a :class:`ConfigError`.
+    """
+    from sklearn.utils import check_scalar
+
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ConfigError(f"{param} must be a number, got {value!r}")
+    if not math.isfinite(value):
+        raise ConfigError(f"{param} must be a finite number, got {value!r}")
+    try:
+        check_scalar(
+            value,
+            param,
+            numbers.Real,
+            min_val=min_val,
+            max_val=max_val,
+            include_boundaries=include_boundaries,
+        )
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(str(exc)) from None
+    return float(value)
+
+
+def check_memory_budget(value: object) -> float:
+    """``memory_budget_mb`` (the blocked kernels' working-memory cap) as a finite float > 0."""
+    return check_number("memory_budget_mb", value, min_val=0, include_boundaries="neither")

@@ -73,7 +73,7 @@ def run_one(trial: GridTrial, out_dir: str) -> dict:
             "pid": os.getpid(),
             "threads": max_threads(),
         }
-    except Exception as exc:  # noqa: BLE001 - reported per trial, the grid goes on
+    except Exception as exc:
         return {
             "key": trial.key(),
             "ok": False,
@@ -188,7 +188,7 @@ def run_grid(
         for f in as_completed(futures):
             try:
                 rec = f.result()
-            except Exception as exc:  # noqa: BLE001 - a worker died (BrokenProcessPool)
+            except Exception as exc:
                 # Its trial keeps the cycles it checkpointed; rerunning the grid resumes it.
                 rec = {
                     "key": futures[f].key(),
@@ -232,7 +232,7 @@ def _run_ray(trials, out, n_workers, address, gpu_fraction, done_cb, max_retries
             for r in ready:
                 try:
                     rec = ray.get(r)
-                except Exception as exc:  # noqa: BLE001 - a worker died past its retries
+                except Exception as exc:
                     rec = {
                         "key": refs[r].key(),
                         "ok": False,

@@ -1,4 +1,4 @@
-"""The linear head on frozen features and its training protocol (refine.md §3).
+"""The linear head on frozen features and its training protocol (docs/protocol.md §3).
 
 Protocol of the paper and the published code: before every AL cycle the head is reset to the *same*
 initial weights and trained from scratch for 200 epochs with minibatches of 64 (``drop_last`` when

@@ -1,4 +1,4 @@
-"""The active-learning loop on frozen features, with the paper's protocol (refine.md §3).
+"""The active-learning loop on frozen features, with the paper's protocol (docs/protocol.md §3).
 
 One *trial* is one (dataset, backbone, strategy, seed): an initial random pool of b instances,
 then ``n_cycles`` cycles of select → reveal labels → retrain the head from its fixed initial
@@ -31,7 +31,7 @@ from refine.errors import ConfigError, ResultsConflictError, check_positive_int
 from refine.head import HeadConfig, HeadTrainer
 from refine.io import read_parquet_with_metadata, write_parquet_atomic
 from refine.parallel import is_result_neutral
-from refine.seeding import child_rng, child_seed
+from refine.seeding import child_rng, child_seed, head_init_seed
 from refine.strategies import Strategy, make_strategy
 
 RESULT_COLUMNS = [
@@ -144,7 +144,7 @@ def spec_identity(spec: dict[str, Any] | None) -> dict[str, Any]:
     return d
 
 
-def check_budget(dataset: Dataset, spec: TrialSpec) -> None:
+def check_trial_fits_pool(dataset: Dataset, spec: TrialSpec) -> None:
     """Reject batch sizes the pool cannot serve for the whole trial."""
     need = spec.batch_size * (spec.n_cycles + 1)
     if spec.batch_size > dataset.n_train:
@@ -162,11 +162,6 @@ def check_budget(dataset: Dataset, spec: TrialSpec) -> None:
 def initial_pool(n_pool: int, batch_size: int, seed: int) -> np.ndarray:
     """The trial's initial labeled pool: ``batch_size`` uniform draws without replacement."""
     return child_rng(seed, "initial-pool").choice(n_pool, size=batch_size, replace=False)
-
-
-def head_init_seed(seed: int) -> int:
-    """The seed of the trial's fixed initial head weights."""
-    return int(child_seed(seed, "head-init").generate_state(1)[0])
 
 
 def _train_seed(seed: int, cycle: int) -> int:
@@ -205,26 +200,16 @@ def run_trial(
     pandas.DataFrame
         One row per cycle with the columns of :data:`RESULT_COLUMNS`.
     """
-    check_budget(dataset, spec)
+    check_trial_fits_pool(dataset, spec)
     if strategy is None:
         strategy = make_strategy(spec.strategy, **spec.strategy_params)
     path = spec.result_path(out_dir) if out_dir is not None else None
     rows: list[dict] = []
-    if path is not None and path.exists():
-        df, meta = read_parquet_with_metadata(path)
-        stored = spec_identity(meta.get("spec"))
-        if stored != spec.identity():
-            raise ResultsConflictError(
-                f"{path} holds results of a different configuration; "
-                f"differences: {_dict_diff(stored, spec.identity())}. Use another --out folder."
-            )
+    stored = stored_trial(spec, path, resume) if path is not None else None
+    if stored is not None:
+        df, meta = stored
         if meta.get("complete"):
             return df
-        if not resume:
-            raise ResultsConflictError(
-                f"{path} holds an unfinished trial ({len(df)} of {spec.n_cycles + 1} cycles); "
-                "pass --resume to continue it"
-            )
         rows = df.to_dict("records")
         strategy.load_state_dict(meta.get("strategy_state") or {})
 
@@ -309,6 +294,32 @@ def run_trial(
         if on_cycle is not None:
             on_cycle(cycle, row)
     return pd.DataFrame(rows, columns=RESULT_COLUMNS)
+
+
+def stored_trial(spec: TrialSpec, path: Path, resume: bool) -> tuple[pd.DataFrame, dict] | None:
+    """The results stored for ``spec`` at ``path`` (None when there are none), checked.
+
+    Raises
+    ------
+    ResultsConflictError
+        When the file holds another configuration (the differing keys are named), or an
+        unfinished trial and ``resume`` is False.
+    """
+    if not path.exists():
+        return None
+    df, meta = read_parquet_with_metadata(path)
+    stored = spec_identity(meta.get("spec"))
+    if stored != spec.identity():
+        raise ResultsConflictError(
+            f"{path} holds results of a different configuration for {spec.name} seed "
+            f"{spec.seed}: {_dict_diff(stored, spec.identity())}. Use another --out folder."
+        )
+    if not meta.get("complete") and not resume:
+        raise ResultsConflictError(
+            f"{path} holds an unfinished trial ({len(df)} of {spec.n_cycles + 1} cycles); "
+            "pass --resume to continue it"
+        )
+    return df, meta
 
 
 def _dict_diff(a: dict, b: dict, prefix: str = "") -> str:

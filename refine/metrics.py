@@ -1,4 +1,4 @@
-"""Evaluation metrics of the paper (refine.md §5).
+"""Evaluation metrics of the paper (docs/protocol.md §4).
 
 - AULC: the mean of a trial's test accuracies over all cycles, cycle 0 included (21 points).
 - Relative gain over random: ``(AULC − AULC_random) / AULC_random · 100`` (%), from mean AULCs

@@ -29,6 +29,7 @@ def is_result_neutral(key: str) -> bool:
     """Whether a strategy parameter (``n_jobs`` or nested ``filter__n_jobs``) cannot change results."""
     return key.rsplit("__", 1)[-1] in RESULT_NEUTRAL_PARAMS
 
+
 _THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 

@@ -57,16 +57,11 @@ def rng_seed_sequence(rng: np.random.Generator) -> np.random.SeedSequence:
     return ss
 
 
-def spawn_rngs(rng: np.random.Generator, n: int) -> list[np.random.Generator]:
-    """``n`` independent child generators of ``rng`` (used for per-draw streams).
-
-    Children are addressed by path (not by ``SeedSequence.spawn``, which depends on how many
-    children were spawned before), so the same ``rng`` always yields the same children.
-    """
-    parent = rng_seed_sequence(rng)
-    return [child_rng(parent, "spawn", i) for i in range(n)]
-
-
 def torch_seed(rng: np.random.Generator) -> int:
     """A 63-bit integer drawn from ``rng`` to seed a :class:`torch.Generator`."""
     return int(rng.integers(0, 2**63 - 1))
+
+
+def head_init_seed(seed: int | np.random.SeedSequence) -> int:
+    """The seed of a run's fixed initial head weights (the same for every strategy of a seed)."""
+    return int(child_seed(seed, "head-init").generate_state(1)[0])

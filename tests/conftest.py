@@ -13,8 +13,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-from refine.context import SelectionContext  # noqa: E402
-from refine.head import HeadConfig  # noqa: E402
+from refine.context import SelectionContext
+from refine.head import HeadConfig
 
 
 def make_pool(

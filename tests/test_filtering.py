@@ -10,8 +10,8 @@ import pytest
 
 from refine.context import SelectionContext
 from refine.errors import ConfigError
-from refine.strategies.filtering import ProgressiveFilter
 from refine.strategies import Strategy, make_strategy
+from refine.strategies.filtering import ProgressiveFilter
 from tests.conftest import make_context
 
 CHEAP = ("random", "margin")

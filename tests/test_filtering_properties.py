@@ -15,8 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from refine.context import SelectionContext
-from refine.strategies.filtering import ProgressiveFilter
 from refine.strategies import Strategy, make_strategy
+from refine.strategies.filtering import ProgressiveFilter
 
 # a draw never sees fewer candidates than b (the subsample is at least b, the pool too)
 pytestmark = pytest.mark.filterwarnings("error::refine.strategies.base.SmallPoolWarning")

@@ -38,7 +38,7 @@ def kill_a_worker_midway(out, is_worker, timeout=120.0):
             for p in out.rglob("seed*.parquet"):
                 try:
                     _, meta = read_parquet_with_metadata(p)
-                except Exception:  # noqa: BLE001 - file being replaced
+                except Exception:
                     continue
                 if not meta.get("complete"):
                     for proc in psutil.process_iter(["pid", "cmdline"]):

@@ -1,4 +1,4 @@
-"""The linear head follows the paper's protocol exactly (refine.md §3)."""
+"""The linear head follows the paper's protocol exactly (docs/protocol.md §3)."""
 
 from __future__ import annotations
 

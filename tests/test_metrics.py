@@ -1,4 +1,4 @@
-"""Metrics on small examples worked out by hand (refine.md §5)."""
+"""Metrics on small examples worked out by hand (docs/protocol.md §4)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Hypothesis properties of the win-rate matrix (refine.md §5) on random AULC tables."""
+"""Hypothesis properties of the win-rate matrix (docs/protocol.md §4) on random AULC tables."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The one contract every registered strategy must honour (design.md, strategy contract).
+"""The one contract every registered strategy must honour (README, Architecture).
 
 Parametrised over the registry, so each strategy added to :mod:`refine.strategies` is checked
 the same way: unique indices, disjoint from L, exactly b, same seed → same batch, and the

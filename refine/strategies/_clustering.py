@@ -1,6 +1,6 @@
 """Shared k-means helpers of the clustering-based strategies (TypiClust, ALFA-Mix, DropQuery).
 
-The published Refine code (dal-toolbox, strategies.md §4, §6, §7) clusters with scikit-learn's
+The published Refine code (dal-toolbox, docs/protocol.md §5) clusters with scikit-learn's
 ``KMeans(n_init='auto')``: one run of *greedy* k-means++ seeding (Arthur & Vassilvitskii 2007, with
 ``2 + ⌊ln k⌋`` local trials per centre, as in scikit-learn) followed by Lloyd iterations. The
 algorithm here is the same; only the seeding is rewritten, because scikit-learn's
@@ -171,7 +171,7 @@ def kmeans(
 def nearest_to_centres(X: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
     """k-means with ``k`` clusters on ``X``; the row nearest each centre, one per cluster.
 
-    This is the selection step of ALFA-Mix and DropQuery (strategies.md §6, §7): cluster the
+    This is the selection step of ALFA-Mix and DropQuery (docs/protocol.md §5): cluster the
     (already L2-normalised) candidate embeddings and take, in each cluster, the member closest to
     its centre. Picks are unique because every point belongs to exactly one cluster.
 
@@ -208,7 +208,7 @@ def fill_at_random(
     The pools are used in order (e.g. first the remaining candidates of a filter, then the rest of
     the unlabeled points); entries already chosen are skipped. Used for every random fallback, so
     no strategy of this group can return a duplicate (the original ALFA-Mix fills *with*
-    replacement, strategies.md §6).
+    replacement, docs/protocol.md §5).
     """
     chosen = np.asarray(chosen, dtype=np.int64)
     parts = [chosen]

@@ -14,7 +14,7 @@ features::
 - ``gain="published"`` (**[DAL]**, ``dal-toolbox`` ``strategies/herding.py``, used for the Refine
   paper's numbers): the running maximum is stored as a column and the mean is taken over the other
   axis, so candidate ``i`` is scored ``u(i) · mean_{j ∈ X} max(k(i, j) − m(i), 0)`` — its own
-  uncertainty times the kernel mass above its *own* coverage (strategies.md §5, refine.md §7).
+  uncertainty times the kernel mass above its *own* coverage (docs/protocol.md §5, docs/protocol.md §5).
 
 then update ``m ← max(m, k(·, c*))``.
 
@@ -65,6 +65,7 @@ import math
 import numpy as np
 
 from refine.errors import ConfigError, unknown_choice
+from refine.strategies._distances import min_sq_distances, rows_per_block
 
 GAINS = ("paper", "published")
 METHODS = ("lazy", "incremental", "recompute")
@@ -81,16 +82,6 @@ _LAZY_BATCH_STORED = 16
 _LAZY_BATCH_COMPUTED = 64
 #: Rows per in-place pass over a kept kernel (a few MB: stays in cache between passes).
 _CACHE_ROWS = 128
-
-
-# ---------------------------------------------------------------------- parameter checks
-def check_budget(memory_budget_mb: object) -> float:
-    """``memory_budget_mb`` as a positive float, else :class:`ConfigError`."""
-    if isinstance(memory_budget_mb, bool) or not isinstance(memory_budget_mb, (int, float)):
-        raise ConfigError(f"memory_budget_mb must be a number > 0, got {memory_budget_mb!r}")
-    if not math.isfinite(memory_budget_mb) or memory_budget_mb <= 0:
-        raise ConfigError(f"memory_budget_mb must be a number > 0, got {memory_budget_mb!r}")
-    return float(memory_budget_mb)
 
 
 def check_gamma(gamma: object, allow_auto: bool = False) -> float | str:
@@ -140,27 +131,6 @@ def _exponent_in_place(G: np.ndarray, a_sq: np.ndarray, b_sq: np.ndarray, gamma:
     np.copyto(G, np.float32(0.0), where=G > np.float32(-gamma * ZERO_SQ_DISTANCE))
 
 
-def _rows_per_block(n_cols: int, budget_bytes: float, bytes_per_entry: int = 8) -> int:
-    return max(1, int(budget_bytes // (bytes_per_entry * max(n_cols, 1))))
-
-
-def min_sq_dist(A: np.ndarray, B: np.ndarray, memory_budget_mb: float = 512.0) -> np.ndarray:
-    """``min_j ‖A_i − B_j‖²`` for every row of A (float32, row blocks within the budget)."""
-    A = np.ascontiguousarray(A, dtype=np.float32)
-    B = np.ascontiguousarray(B, dtype=np.float32)
-    a_sq, b_sq = sq_norms(A), sq_norms(B)
-    out = np.empty(A.shape[0], dtype=np.float32)
-    rows = _rows_per_block(B.shape[0], memory_budget_mb * 2**20)
-    for s in range(0, A.shape[0], rows):
-        G = A[s : s + rows] @ B.T
-        G *= -2.0
-        G += b_sq[None, :]
-        out[s : s + rows] = G.min(axis=1)
-    out += a_sq
-    np.maximum(out, 0.0, out=out)
-    return out
-
-
 def labeled_coverage(
     F: np.ndarray, F_labeled: np.ndarray, gamma: float, memory_budget_mb: float = 512.0
 ) -> np.ndarray:
@@ -170,7 +140,7 @@ def labeled_coverage(
     """
     if F_labeled.shape[0] == 0:
         return np.zeros(F.shape[0], dtype=np.float32)
-    d2 = min_sq_dist(F, F_labeled, memory_budget_mb)
+    d2 = min_sq_distances(np.asarray(F, dtype=np.float32), F_labeled, None, memory_budget_mb)
     d2[d2 < ZERO_SQ_DISTANCE] = 0.0
     d2 *= np.float32(-gamma)
     return np.exp(d2, out=d2)
@@ -201,7 +171,7 @@ def min_pairwise_distance(
     F64 = np.asarray(F, dtype=np.float64)
     sq = np.einsum("ij,ij->i", F64, F64)
     best = math.inf
-    rows = _rows_per_block(n, memory_budget_mb * 2**20, bytes_per_entry=16)
+    rows = rows_per_block(n, memory_budget_mb * 2**20, bytes_per_entry=16)
     for s in range(0, n, rows):
         e = min(n, s + rows)
         d2 = sq[s:e, None] + sq[None, :] - 2.0 * (F64[s:e] @ F64.T)
@@ -244,7 +214,7 @@ class RBFKernel:
         self.budget = memory_budget_mb * 2**20
         self.stored = 4.0 * self.n * self.n <= _STORED_SHARE * self.budget
         # a block of rows is one float32 array (plus GEMM workspace): 8 bytes per entry is safe
-        self.block_rows = _rows_per_block(self.n, (1.0 - _STORED_SHARE) * self.budget)
+        self.block_rows = rows_per_block(self.n, (1.0 - _STORED_SHARE) * self.budget)
         self.K: np.ndarray | None = None
         self.priority: np.ndarray | None = None
         self._cache: np.ndarray | None = None

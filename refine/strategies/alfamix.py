@@ -26,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from refine.errors import ConfigError, unknown_choice
+from refine.errors import ConfigError, check_memory_budget, unknown_choice
 from refine.strategies._clustering import fill_at_random, nearest_to_centres
 from refine.strategies.base import Strategy
 from refine.strategies.registry import register_strategy
@@ -139,9 +139,7 @@ class AlfaMix(Strategy):
             raise unknown_choice("anchor_mode", self.anchor_mode, _ANCHOR_MODES)
         if self.mix_method not in _MIX_METHODS:
             raise unknown_choice("mix_method", self.mix_method, _MIX_METHODS)
-        budget = self.memory_budget_mb
-        if isinstance(budget, bool) or not isinstance(budget, (int, float)) or not budget > 0:
-            raise ConfigError(f"memory_budget_mb must be a number > 0, got {budget!r}")
+        check_memory_budget(self.memory_budget_mb)
 
     def _caps(self) -> list[float]:
         if not self.alpha_growth:

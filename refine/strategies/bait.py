@@ -1,6 +1,6 @@
 r"""BAIT: greedy Fisher-trace minimisation (Ash et al., NeurIPS 2021) and its Fast-Fishing variants.
 
-Objective (strategies.md §3). Every instance x has a Fisher embedding ``V(x)`` (``k×P`` with
+Objective (docs/protocol.md §5). Every instance x has a Fisher embedding ``V(x)`` (``k×P`` with
 ``P`` the number of head parameters it touches) and sample Fisher ``I(x) = V(x)ᵀV(x)``. With the
 pool Fisher ``F`` (a weighted mean of ``I`` over candidates ∪ L), the labeled Fisher ``F_L``
 (over L), ``α = n_L/(n_L+b)`` and ``ρ = b/(n_L+b)``, BAIT picks the batch S (``|S| = b``) that
@@ -52,7 +52,7 @@ import math
 import numpy as np
 import scipy.linalg
 
-from refine.errors import ConfigError, check_positive_int, unknown_choice
+from refine.errors import ConfigError, check_memory_budget, check_positive_int, unknown_choice
 from refine.strategies.base import Strategy
 from refine.strategies.registry import register_strategy
 
@@ -399,7 +399,7 @@ class Bait(Strategy):
 
         positive_number("lmb", self.lmb, 0.0, True)
         positive_number("oversampling", self.oversampling, 1.0, False)
-        positive_number("memory_budget_mb", self.memory_budget_mb, 0.0, True)
+        check_memory_budget(self.memory_budget_mb)
         if self.grad_likelihood not in GRAD_LIKELIHOODS:
             raise unknown_choice("grad_likelihood", self.grad_likelihood, GRAD_LIKELIHOODS)
         if self.fisher_scaling not in FISHER_SCALINGS:

@@ -4,57 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from refine.errors import ConfigError
+from refine.errors import check_memory_budget
+from refine.strategies._distances import min_sq_distances
 from refine.strategies.base import Strategy
 from refine.strategies.registry import register_strategy
-
-
-def _check_budget(memory_budget_mb: object) -> float:
-    if isinstance(memory_budget_mb, bool) or not isinstance(memory_budget_mb, (int, float)):
-        raise ConfigError(f"memory_budget_mb must be a number > 0, got {memory_budget_mb!r}")
-    if not np.isfinite(memory_budget_mb) or memory_budget_mb <= 0:
-        raise ConfigError(f"memory_budget_mb must be a number > 0, got {memory_budget_mb!r}")
-    return float(memory_budget_mb)
-
-
-def min_sq_distances(
-    A: np.ndarray,
-    B: np.ndarray,
-    a_sq: np.ndarray | None = None,
-    memory_budget_mb: float = 512.0,
-) -> np.ndarray:
-    """``min_j ‖A_i − B_j‖²`` for every row of ``A``, without an ``|A|×|B|`` matrix beyond the budget.
-
-    Rows of ``A`` are processed in blocks whose distance block (float64) fits in
-    ``memory_budget_mb``; within a block the squared distances use the expansion
-    ``‖a‖² + ‖b‖² − 2⟨a, b⟩`` (one GEMM), clipped at 0.
-
-    Parameters
-    ----------
-    A : ndarray of shape (n, D), float64
-    B : ndarray of shape (m, D), float64, m >= 1
-    a_sq : ndarray of shape (n,), optional
-        Precomputed ``‖A_i‖²``.
-    memory_budget_mb : float
-        Bound on the size of one distance block.
-
-    Returns
-    -------
-    ndarray of shape (n,), float64
-    """
-    if a_sq is None:
-        a_sq = np.einsum("ij,ij->i", A, A)
-    b_sq = np.einsum("ij,ij->i", B, B)
-    out = np.empty(A.shape[0], dtype=np.float64)
-    rows = max(1, int(memory_budget_mb * 2**20 // (8 * max(B.shape[0], 1))))
-    for s in range(0, A.shape[0], rows):
-        block = A[s : s + rows] @ B.T
-        block *= -2.0
-        block += b_sq[None, :]
-        out[s : s + rows] = block.min(axis=1)
-    out += a_sq
-    np.maximum(out, 0.0, out=out)
-    return out
 
 
 def k_center_greedy(
@@ -112,7 +65,7 @@ class CoreSet(Strategy):
     Keeps ``d(x) = min_{l ∈ L ∪ S} ‖h(x) − h(l)‖`` for every candidate and repeats ``batch_size``
     times: add ``argmax d`` to S, update d with the distances to the new centre. This is the greedy
     2-approximation of the k-center problem the paper uses in practice (its robust MIP variant is
-    not used; strategies.md §8).
+    not used; docs/protocol.md §5).
 
     Implementation: the initial distances to L are computed in row blocks whose ``n×|L|`` distance
     block fits in ``memory_budget_mb`` (never a full ``N×|L|`` matrix beyond that), then every
@@ -150,7 +103,7 @@ class CoreSet(Strategy):
         self.memory_budget_mb = memory_budget_mb
 
     def _select(self, ctx, candidates, batch_size, rng):
-        budget = _check_budget(self.memory_budget_mb)
+        budget = check_memory_budget(self.memory_budget_mb)
         X = np.asarray(ctx.X[candidates], dtype=np.float64)
         x_sq = np.einsum("ij,ij->i", X, X)
         if ctx.n_labeled:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from refine.errors import ConfigError, check_positive_int
+from refine.errors import ConfigError, check_memory_budget, check_positive_int
 from refine.strategies._clustering import fill_at_random, nearest_to_centres
 from refine.strategies.base import Strategy
 from refine.strategies.registry import register_strategy
@@ -79,9 +79,7 @@ class DropQuery(Strategy):
         if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 < p < 1:
             raise ConfigError(f"p_drop must be a number in (0, 1), got {p!r}")
         check_positive_int("candidate_factor", self.candidate_factor, minimum=0)
-        budget = self.memory_budget_mb
-        if isinstance(budget, bool) or not isinstance(budget, (int, float)) or not budget > 0:
-            raise ConfigError(f"memory_budget_mb must be a number > 0, got {budget!r}")
+        check_memory_budget(self.memory_budget_mb)
 
     def disagreements(self, ctx, candidates: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """``c(x)``: number of dropout passes whose prediction differs from ŷ, per candidate."""

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from refine.errors import check_memory_budget
 from refine.strategies._herding import (
     GAINS,
-    check_budget,
     check_choice,
     check_gamma,
     herding_greedy,
@@ -30,7 +30,7 @@ class MaxHerding(Strategy):
     - ``gain="paper"`` (default) is the papers' and the original code's gain. ``gain="published"``
       reproduces dal-toolbox ``MaxHerding``, whose running maximum is a column, so candidate i is
       scored ``mean_j max(k(i, j) − m(i), 0)`` — the mass above the candidate's own coverage
-      (refine.md §7; Refine's published numbers were produced with it).
+      (docs/protocol.md §5; Refine's published numbers were produced with it).
     - γ = 1 (``rbf_lengthscale=1`` in dal-toolbox, ``delta=1.0`` in the original's scripts).
     - dal-toolbox can pick a candidate twice once every score is 0 (``argmax`` over all
       candidates); here picks are unique and, once every remaining gain is 0, the batch is
@@ -73,7 +73,7 @@ class MaxHerding(Strategy):
     def _select(self, ctx, candidates, batch_size, rng):
         gamma = check_gamma(self.gamma)
         gain = check_choice("gain", self.gain, GAINS)
-        budget = check_budget(self.memory_budget_mb)
+        budget = check_memory_budget(self.memory_budget_mb)
         F = ctx.normalized_features(candidates)
         m0 = labeled_coverage(F, ctx.normalized_features(ctx.labeled), gamma, budget)
         picks = herding_greedy(

@@ -6,7 +6,7 @@ retrain, and see which removal hurts validation accuracy most. The regime whose 
 is the one whose additions are expected to help most, and its strategy queries the batch.
 
 Behaviour follows the Refine authors' reimplementation (dal-toolbox ``strategies.py::SelectAL``,
-ensembles.md §1), which the published comparison ran with its class defaults: 5% of L removed per
+docs/ensembles.md), which the published comparison ran with its class defaults: 5% of L removed per
 surrogate (random ×5, TypiClust, inverse TypiClust), 5 validation repeats on a 5% split, 50
 training epochs, and Random / TypiClust / BADGE as the strategies of the three regimes.
 
@@ -53,7 +53,7 @@ def _spec_name(spec: str | Strategy) -> str:
 class SelectAL(Strategy):
     """SelectAL: pick Random, the low-budget or the high-budget strategy by a removal test.
 
-    One cycle (ensembles.md §1):
+    One cycle (docs/ensembles.md):
 
     1. ``K`` = number of classes present in L, ``e = int(epsilon·|L|)`` (or ``epsilon`` itself
        when it is an absolute count), ``c = clip(e // K, 1, smallest class count)``.

@@ -6,7 +6,7 @@ produced, and lets the arm whose draw promises the most class-balancing label pr
 instance. After the batch the revealed labels update the posterior, with a discount that lets it
 follow a changing best arm.
 
-The Refine comparison (dal-toolbox ``strategies.py::TAILOR``, ensembles.md §3) uses the nine
+The Refine comparison (dal-toolbox ``strategies.py::TAILOR``, docs/ensembles.md) uses the nine
 strategies of Refine's ensemble as arms, the "div" reward, a +1 Dirichlet prior and a 0.9
 discount, as the original TAILOR code does.
 
@@ -26,10 +26,10 @@ import numbers
 
 import numpy as np
 
-from refine.strategies.filtering import DEFAULT_ENSEMBLE
 from refine.errors import ConfigError, unknown_choice
 from refine.seeding import child_rng, rng_seed_sequence
 from refine.strategies.base import Selection, Strategy
+from refine.strategies.filtering import DEFAULT_ENSEMBLE
 from refine.strategies.registry import make_strategy, register_strategy
 
 _MODES = ("ranked", "per_pick")
@@ -144,7 +144,10 @@ class TAILOR(Strategy):
 
     def requirements(self) -> frozenset[str]:
         """The arms' needs and the labels of the class-balance reward."""
-        arms = [make_strategy(n, **((self.strategy_params or {}).get(n) or {})) for n in self._arm_names()]
+        arms = [
+            make_strategy(n, **((self.strategy_params or {}).get(n) or {}))
+            for n in self._arm_names()
+        ]
         return frozenset({"labels"}).union(*(a.requirements() for a in arms))
 
     # ------------------------------------------------------------------ parameters and state

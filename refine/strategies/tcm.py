@@ -2,7 +2,7 @@
 
 A hand-off between a diversity strategy for the cold start and an uncertainty strategy once the
 model is good enough to be uncertain about the right instances. The published Refine comparison
-(dal-toolbox ``strategies.py::TCM``, ensembles.md §2) uses TypiClust for the first three queries
+(dal-toolbox ``strategies.py::TCM``, docs/ensembles.md) uses TypiClust for the first three queries
 after the random initial pool, for every dataset and budget, and Margin from then on.
 
 References

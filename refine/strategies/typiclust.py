@@ -3,7 +3,7 @@
 TypiClust clusters the labeled and candidate points together and, from clusters not yet covered by
 labels, queries the most *typical* point: the one with the smallest mean distance to its nearest
 neighbours inside the cluster. Inverse TypiClust mirrors it (smallest uncovered cluster, least
-typical point) and is the high-budget surrogate of SelectAL (ensembles.md §1).
+typical point) and is the high-budget surrogate of SelectAL (docs/ensembles.md).
 
 References
 ----------
@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from refine.errors import ConfigError, check_positive_int, unknown_choice
+from refine.errors import check_memory_budget, check_positive_int, unknown_choice
 from refine.strategies._clustering import fill_at_random, kmeans
 from refine.strategies.base import Strategy
 from refine.strategies.registry import register_strategy
@@ -166,9 +166,7 @@ class TypiClust(Strategy):
             raise unknown_choice("metric", self.metric, _METRICS)
         check_positive_int("n_neighbors", self.n_neighbors)
         check_positive_int("max_clusters", self.max_clusters)
-        budget = self.memory_budget_mb
-        if isinstance(budget, bool) or not isinstance(budget, (int, float)) or not budget > 0:
-            raise ConfigError(f"memory_budget_mb must be a number > 0, got {budget!r}")
+        check_memory_budget(self.memory_budget_mb)
 
     # ------------------------------------------------------------------ selection
     def _select(self, ctx, candidates, batch_size, rng):
@@ -245,7 +243,7 @@ class InverseTypiClust(TypiClust):
     """Inverse TypiClust: the least typical point of the smallest clusters not covered by labels.
 
     The surrogate of a high-budget strategy in SelectAL (Hacohen & Weinshall, NeurIPS 2023;
-    ensembles.md §1): it mirrors :class:`TypiClust`, visiting uncovered clusters from the smallest
+    docs/ensembles.md): it mirrors :class:`TypiClust`, visiting uncovered clusters from the smallest
     up and taking the point with the *lowest* typicality in each. Parameters as
     :class:`TypiClust`; with ``variant="original"`` the round-robin order is (number of labeled
     points ascending, size ascending).

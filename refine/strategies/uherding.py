@@ -1,6 +1,6 @@
 """UHerding (Bae, Sutherland & Oliveira, ICLR 2025): uncertainty-weighted kernel coverage.
 
-Refine's final coverage selector (refine.md §1) and a member of its ensemble. The per-cycle
+Refine's final coverage selector (docs/protocol.md §1) and a member of its ensemble. The per-cycle
 quantities — the temperature T (one head retrained on 80 % of L), the RBF bandwidth from L and the
 uncertainties of the pool — are computed once per cycle through ``ctx.memo`` and shared by the ~55
 draws of progressive filtering and the final selection.
@@ -13,11 +13,10 @@ import math
 import numpy as np
 from sklearn.model_selection import train_test_split
 
-from refine.errors import ConfigError, check_fraction, check_positive_int
+from refine.errors import ConfigError, check_fraction, check_memory_budget, check_positive_int
 from refine.head import softmax
 from refine.strategies._herding import (
     GAINS,
-    check_budget,
     check_choice,
     check_gamma,
     herding_greedy,
@@ -162,7 +161,7 @@ class UHerding(Strategy):
 
     - ``gain="paper"`` (default): the papers' and the original's gain above.
       ``gain="published"`` reproduces dal-toolbox, which scores candidate i as
-      ``u(i) · mean_j max(k(i, j) − m(i), 0)`` (running maximum stored as a column; refine.md §7).
+      ``u(i) · mean_j max(k(i, j) − m(i), 0)`` (running maximum stored as a column; docs/protocol.md §5).
     - Temperature: original holds out the last 30 % of L with ``n_bins = K``; **[DAL]** a random
       20 % with 15 bins (default here). ``temperature_split="random"`` (default, published) splits
       at random; ``"stratified"`` stratifies the 20 % by class when every class has at least two
@@ -257,7 +256,7 @@ class UHerding(Strategy):
             "split": check_choice("temperature_split", self.temperature_split, SPLITS),
             "zero_distances": check_choice("zero_distances", self.zero_distances, ZERO_DISTANCES),
             "gamma": check_gamma(self.gamma, allow_auto=True),
-            "budget": check_budget(self.memory_budget_mb),
+            "budget": check_memory_budget(self.memory_budget_mb),
             "val_fraction": check_fraction("val_fraction", self.val_fraction, high_closed=False),
             "ece_bins": check_positive_int("ece_bins", self.ece_bins),
             "min_labeled": check_positive_int(

@@ -12,11 +12,11 @@ import pandas as pd
 import pytest
 
 from refine.datasets import load_dataset
-from refine.strategies.filtering import DEFAULT_ENSEMBLE
 from refine.head import HeadConfig
 from refine.io import read_parquet_with_metadata
 from refine.loop import TIMING_COLUMNS, TrialSpec, run_trial
 from refine.strategies import available_strategies
+from refine.strategies.filtering import DEFAULT_ENSEMBLE
 
 ARMS = [s for s in DEFAULT_ENSEMBLE if s in available_strategies()]
 DATA = {"n_train": 600, "n_test": 150, "n_features": 8, "n_classes": 4, "imbalance": 5.0}

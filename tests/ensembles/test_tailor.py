@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 
 from refine.data import Dataset
-from refine.strategies.filtering import DEFAULT_ENSEMBLE
 from refine.errors import ConfigError
 from refine.head import HeadConfig
 from refine.loop import TrialSpec, run_trial
 from refine.seeding import child_rng, rng_seed_sequence
 from refine.strategies import available_strategies, make_strategy
+from refine.strategies.filtering import DEFAULT_ENSEMBLE
 from refine.strategies.tailor import class_balance_reward
 from tests.conftest import make_context
 
