@@ -79,3 +79,18 @@ def make_context(
 def context_factory():
     """Factory fixture around :func:`make_context`."""
     return make_context
+
+
+def raw_batch(strategy, ctx, candidates, batch_size, rng) -> np.ndarray:
+    """The strategy's own output, bypassing the base class's output checks.
+
+    ``Strategy.select`` validates what ``_select`` returns and raises on a broken batch, so a test
+    that checks ``select``'s output can only re-assert the base class. Tests of a strategy's own
+    logic call this instead: the indices exactly as its ``_select`` produced them.
+    """
+    from refine.strategies.base import Selection
+
+    if np.asarray(candidates).size <= batch_size:
+        return strategy.select(ctx, candidates, batch_size, rng)
+    out = strategy._select(ctx, np.asarray(candidates, dtype=np.int64), batch_size, rng)
+    return np.asarray(out.indices if isinstance(out, Selection) else out)
