@@ -15,6 +15,7 @@ from typing import Annotated
 import typer
 from rich import box
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from refine.errors import ConfigError, RefineError
@@ -39,7 +40,10 @@ def friendly_errors(fn):
         try:
             return fn(*args, **kwargs)
         except RefineError as exc:
-            err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            # escaped: a message's square brackets (``refine-al[backbones]``) are text, not markup
+            err_console.print(
+                f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True
+            )
             raise typer.Exit(code=2) from None
 
     return wrapper
@@ -199,7 +203,7 @@ def run(
         raise ConfigError("--strategy must name at least one strategy")
     strategy_params = route_params(names, parse_params(param))  # fails fast on unknown names
     for n in names:
-        make_strategy(n, **strategy_params[n])  # and on invalid values
+        make_strategy(n, **strategy_params[n]).check_params()  # and on invalid values
     seed_list = parse_seeds(seeds)
     resolve_device(device)
     entry = dataset_entry(dataset)
@@ -369,6 +373,7 @@ _register_project()
 
 
 @app.command()
+@friendly_errors
 def datasets() -> None:
     """List the registered datasets with their default batch size."""
     from refine.datasets import available_datasets, dataset_entry
@@ -383,6 +388,7 @@ def datasets() -> None:
 
 
 @app.command()
+@friendly_errors
 def strategies() -> None:
     """List the registered strategies."""
     from refine.strategies import available_strategies, strategy_class
@@ -395,10 +401,6 @@ def strategies() -> None:
         t.add_row(n, doc[0] if doc else "")
     console.print(t)
     console.print("composite: filtered:<strategy> (progressive filtering before <strategy>)")
-
-
-def main() -> None:  # pragma: no cover - console entry
-    app()
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.metrics import balanced_accuracy_score
 
 from refine.context import SelectionContext
 from refine.data import Dataset
@@ -42,6 +43,7 @@ RESULT_COLUMNS = [
     "cycle",
     "n_labeled",
     "accuracy",
+    "balanced_accuracy",
     "selected",
     "selection_seconds",
     "training_seconds",
@@ -203,6 +205,7 @@ def run_trial(
     check_trial_fits_pool(dataset, spec)
     if strategy is None:
         strategy = make_strategy(spec.strategy, **spec.strategy_params)
+    strategy.check_params()  # before anything is written
     path = spec.result_path(out_dir) if out_dir is not None else None
     rows: list[dict] = []
     stored = stored_trial(spec, path, resume) if path is not None else None
@@ -284,6 +287,9 @@ def run_trial(
             "cycle": cycle,
             "n_labeled": int(labeled.size),
             "accuracy": head.accuracy(dataset.X_test, dataset.y_test),
+            "balanced_accuracy": balanced_accuracy_score(
+                dataset.y_test, head.predict(dataset.X_test)
+            ),
             "selected": np.asarray(selected, dtype=np.int64).tolist(),
             "selection_seconds": sel_seconds,
             "training_seconds": train_seconds,

@@ -11,13 +11,22 @@ import textwrap
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.metrics import accuracy_score, balanced_accuracy_score
 
 from refine.data import Dataset
 from refine.datasets import load_dataset
 from refine.errors import ConfigError, DataError, ResultsConflictError
-from refine.head import HeadConfig
+from refine.head import HeadConfig, HeadTrainer
 from refine.io import read_parquet_with_metadata
-from refine.loop import RESULT_COLUMNS, TIMING_COLUMNS, TrialSpec, load_results, run_trial
+from refine.loop import (
+    RESULT_COLUMNS,
+    TIMING_COLUMNS,
+    TrialSpec,
+    _train_seed,
+    load_results,
+    run_trial,
+)
+from refine.seeding import head_init_seed
 
 FAST = HeadConfig(epochs=30)
 
@@ -40,7 +49,18 @@ def test_protocol_shape(digits):
     assert df.n_labeled.tolist() == [7, 14, 21, 28, 35]
     sel = np.concatenate(df.selected.map(np.asarray).to_numpy())
     assert sel.size == 35 and np.unique(sel).size == 35  # never selects an instance twice
-    assert df.accuracy.between(0, 1).all()
+    # each cycle's accuracy is that of a head trained on exactly the labels revealed so far
+    trainer = HeadTrainer(digits.n_features, digits.n_classes, head_init_seed(1), FAST)
+    for cycle in (0, 4):
+        labeled = np.concatenate(df.selected[: cycle + 1].map(np.asarray).to_numpy())
+        head = trainer.fit(
+            digits.X_train[labeled], digits.y_train[labeled], seed=_train_seed(1, cycle)
+        )
+        pred = head.predict(digits.X_test)
+        assert df.accuracy[cycle] == pytest.approx(accuracy_score(digits.y_test, pred), abs=1e-12)
+        assert df.balanced_accuracy[cycle] == pytest.approx(
+            balanced_accuracy_score(digits.y_test, pred), abs=1e-12
+        )
 
 
 def test_same_seed_identical_and_strategies_share_initial_pool(digits):
@@ -78,7 +98,7 @@ KILL_SCRIPT = textwrap.dedent(
     """
     import os, signal, sys
     from refine.datasets import load_dataset
-    from refine.head import HeadConfig
+    from refine.head import HeadConfig, HeadTrainer
     from refine.loop import TrialSpec, run_trial
     out, k, strategy = sys.argv[1], int(sys.argv[2]), sys.argv[3]
     spec = TrialSpec("digits", "raw", strategy, 2, n_cycles=6, head=HeadConfig(epochs=30))

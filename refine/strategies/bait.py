@@ -386,6 +386,10 @@ class Bait(Strategy):
         self.memory_budget_mb = memory_budget_mb
 
     # ------------------------------------------------------------------ validation
+    def check_params(self) -> None:
+        # the value checks need no data; the smallest problem (K = 2, D = 1) passes the size ones
+        self._validate_params(2, 1)
+
     def _validate_params(self, n_classes: int, n_features: int, n_rows: int = 0) -> None:
         def positive_number(name: str, value: object, minimum: float, strict: bool) -> float:
             ok = isinstance(value, (int, float, np.floating, np.integer)) and not isinstance(

@@ -24,6 +24,7 @@ Guarantees of :meth:`Strategy.select` (checked, not assumed):
 
 from __future__ import annotations
 
+import inspect
 import warnings
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -89,6 +90,29 @@ class Strategy(BaseEstimator):
         unknown = set(cls.requires) - REQUIREMENTS
         if unknown:
             raise TypeError(f"{cls.__name__}.requires has unknown entries {sorted(unknown)}")
+
+    def check_params(self) -> None:
+        """Raise :class:`ConfigError` for invalid parameter values, before any work is done.
+
+        The AL loop calls it before writing anything, so a bad ``--param`` fails at once rather
+        than after the initial pool was recorded. The default runs the strategy's data-free
+        ``_validate_params()`` when it has one; composites check their members too.
+        """
+        # a strategy's own _validate_params, not scikit-learn's method of the same name
+        owner = next(
+            (c for c in type(self).__mro__ if "_validate_params" in vars(c)), BaseEstimator
+        )
+        if not issubclass(owner, Strategy):
+            return
+        validate = self._validate_params
+        required = [
+            p
+            for p in inspect.signature(validate).parameters.values()
+            if p.default is inspect.Parameter.empty
+            and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+        ]
+        if not required:
+            validate()
 
     def requirements(self) -> frozenset[str]:
         """What this instance reads from the context: :attr:`requires` (composites add their

@@ -199,6 +199,7 @@ class ProgressiveFilter(BaseEstimator):
                 built.append(clone(s))
             else:
                 raise ConfigError(f"strategies must be names or Strategy instances, got {s!r}")
+            built[-1].check_params()
         return built
 
     def requirements(self) -> frozenset[str]:

@@ -45,6 +45,11 @@ class _FilteredBase(Strategy):
             self.filter = clone(self.filter)
         return super().set_params(**params)
 
+    def check_params(self) -> None:
+        """The filter's parameters and members, and the final strategy's parameters."""
+        self._check_filter()._validate()
+        self._final().check_params()
+
     def requirements(self) -> frozenset[str]:
         """The filter members' needs, the final strategy's and the class's own."""
         return (
