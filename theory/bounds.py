@@ -34,7 +34,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-import sympy as sp
+
+from theory.deps import require_sympy
+
+sp = require_sympy()
 
 __all__ = [
     "ALPHA",

@@ -1,7 +1,8 @@
 """Theorems 1-2 checked against the library's real :class:`refine.filtering.ProgressiveFilter`.
 
 Reference: Huseljic et al., arXiv 2511.22344, Algorithm 1, Theorems 1-2; the published code's
-deviations are listed in ``shared/spec/refine.md`` section 2.
+deviations from Algorithm 1 (a fixed first subsample, a random pool cap) are the filter's
+``variant="published"`` (see the docstring of :class:`ProgressiveFilter`).
 
 Synthetic strategies with known selection probabilities are plugged into the filter users run
 (not a copy of it):
