@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from theory.__main__ import main
-from theory.report import ReportConfig, compute_report, write_report
+from theory.report import Check, ReportConfig, compute_report, write_report
 from theory.report.figures import OKABE_ITO, make_figures
 
 TINY = ReportConfig(
@@ -78,6 +78,23 @@ def check_rows(md: str) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
 
 def _num(cell: str) -> float:
     return float(cell.replace("**", "").split()[-1])
+
+
+def test_check_verdicts_follow_the_interval():
+    # interval [0.4, 0.6] around 0.5
+    def ok(target, kind):
+        return Check("c", 0.5, 0.4, 0.6, target, kind).ok
+
+    assert ok(0.55, ">=") and ok(0.6, ">=") and not ok(0.61, ">=")  # lower bound reached
+    assert ok(0.45, "<=") and ok(0.4, "<=") and not ok(0.39, "<=")  # upper bound reached
+    assert ok(0.5, "==") and not ok(0.65, "==") and not ok(0.35, "==")
+    assert ok(0.61, "<") and not ok(0.6, "<") and not ok(0.5, "<")  # bound violated
+    assert Check("c", 0.5, 0.4, 0.6, 0.9, "<=", rigorous=False).cells() == [
+        "c",
+        "0.5000 [0.4000, 0.6000] (approx.)",
+        "<= 0.9000",
+        "pass",
+    ]
 
 
 # -------------------------------------------------------------------- closed forms by hand
