@@ -31,6 +31,11 @@ $(VENV)/.installed-dev: pyproject.toml | $(PY)
 	$(PY) -m pip install -q -e ".[dev]"
 	touch $@ $(VENV)/.installed-core
 
+# the theory report (reproduce-theory, and reproduce-all which includes it) needs the theory extra
+$(VENV)/.installed-theory: pyproject.toml | $(PY)
+	$(PY) -m pip install -q -e ".[theory]"
+	touch $@ $(VENV)/.installed-core
+
 install: $(VENV)/.installed-core
 install-dev: $(VENV)/.installed-dev
 
@@ -64,6 +69,8 @@ clean:
 
 $(addprefix reproduce-,$(ARTEFACTS)): reproduce-%: $(VENV)/.installed-core
 	$(PY) -m reproduce $* --preset $(PRESET) --workers $(WORKERS) --engine $(ENGINE)
+
+reproduce-theory reproduce-all: $(VENV)/.installed-theory
 
 reproduce-fig5a reproduce-fig5b: reproduce-fig5
 reproduce-figs9-13: reproduce-appendix

@@ -9,6 +9,9 @@ from __future__ import annotations
 import argparse
 import sys
 
+from refine.errors import MissingDependencyError
+from theory.deps import require_sympy
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m theory", description=__doc__)
@@ -18,6 +21,11 @@ def main(argv: list[str] | None = None) -> int:
     rep.add_argument("--quick", action="store_true", help="small simulations (smoke run)")
     rep.add_argument("--seed", type=int, default=0, help="root seed of all simulations")
     args = parser.parse_args(argv)
+    try:
+        require_sympy()
+    except MissingDependencyError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     if args.command == "report":
         from theory.report import build_report
 

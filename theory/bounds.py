@@ -2,8 +2,8 @@
 
 Reference: D. Huseljic et al., "Cleaning the Pool: Progressive Filtering of Unlabeled Pools in
 Deep Active Learning", arXiv 2511.22344, Section 4 (Theorems 1-3, Definition 1) and Appendix A
-(proofs). The extracted paper text lost every formula; the notation below follows
-``shared/spec/theory.md``:
+(proofs), Algorithm 1. The notation below is reconstructed from the theorems' prose and the
+proofs of Appendix A:
 
 * ``q``      probability that a fixed instance of ``P_{r-1}`` is in one uniform subsample
              (``q_r = s_r / |P_{r-1}|``; the paper's idealisation is ``q = alpha``),
@@ -17,7 +17,9 @@ The module offers
 * the expressions (:func:`theorem1_exact`, :func:`theorem1_lower`, :func:`theorem2_round`,
   :func:`theorem2_bound`, :func:`theorem2_approx`),
 * the small-epsilon analysis of Theorem 2 with the condition under which ``(n_A m alpha eps)^R``
-  is accurate *derived* (:func:`theorem2_approximation`),
+  is accurate *derived*, and the bracket of ``bound / approx`` with the condition
+  ``(n_A m - 1) q eps <= 2`` under which its Bonferroni side holds
+  (:func:`theorem2_approximation`, :func:`theorem2_ratio_bracket_np`),
 * sign certificates for the monotonicity claims in ``m``, ``alpha`` (= ``q``) and ``R``
   (:func:`monotonicity_certificates`) and the ``R -> oo`` limits (:func:`limits`),
 * Theorem 3's identity ``E_r - Vbar = Cov_emp(pi, v) / mean(pi)`` proven symbolically
@@ -32,7 +34,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-import sympy as sp
+
+from theory.deps import require_sympy
+
+sp = require_sympy()
 
 __all__ = [
     "ALPHA",
@@ -56,6 +61,7 @@ __all__ = [
     "theorem2_approximation",
     "theorem2_bound",
     "theorem2_bound_np",
+    "theorem2_ratio_bracket_np",
     "theorem2_round",
     "theorem2_round_np",
     "theorem2_rounds_np",
@@ -136,19 +142,34 @@ def theorem2_approx(
 class ApproximationAnalysis:
     """When is ``(n_A m q eps)^R`` a good stand-in for Theorem 2's bound?
 
+    Write ``y = q eps`` and ``K = n_A m``, and ``rho = bound / approx``.
+
     Attributes
     ----------
     round_series
         Series of the per-round bound in ``eps`` up to ``O(eps^3)``.
     ratio_series
-        Series of ``bound / approx`` in ``eps`` up to ``O(eps^2)``; its linear coefficient is the
-        first-order relative error.
+        Series of ``rho`` in ``eps`` up to ``O(eps^2)``; its linear coefficient is the first-order
+        relative error.
     first_order_relative_error
         ``R (n_A m - 1) q eps / 2``.
-    ratio_lower, ratio_upper
-        Rigorous bracket ``ratio_lower <= bound / approx <= ratio_upper`` valid for all
-        ``q eps in [0, 1]`` and integer ``n_A m >= 1`` (Bernoulli's inequality and the second
-        Bonferroni inequality applied to ``(1 - y)^K``).
+    ratio_lower_base
+        The Bonferroni base ``1 - (K - 1) y / 2``.
+    ratio_lower_condition
+        ``ratio_lower_base >= 0``, i.e. ``(n_A m - 1) q eps <= 2``: the condition under which
+        ``ratio_lower_base^R <= rho <= 1`` holds. Without it the bracket is false for even ``R``
+        (a negative base raised to an even power can exceed ``rho``; e.g. ``K = 4, y = 1, R = 2``:
+        ``(-1/2)^2 = 1/4 > rho = 1/16``).
+    ratio_lower
+        ``max(0, ratio_lower_base)^R``: the Bonferroni lower side valid for every
+        ``q eps in [0, 1]`` and integer ``K >= 1`` (``ratio_lower_base^R`` under the condition,
+        the trivial ``0`` otherwise).
+    ratio_lower_exp
+        ``((1 - exp(-K y)) / (K y))^R``: a lower side valid everywhere and positive, the useful
+        one when the condition fails (``(1 - y)^K <= exp(-K y)``).
+    ratio_upper
+        ``min(1, (K y)^(-R))``: Bernoulli's ``rho <= 1``, and ``rho <= 1 / (K y)^R`` because the
+        bound is a probability; when the condition fails ``K y > 2`` and ``rho < 2^(-R)``.
     condition
         Sufficient condition for relative error ``<= delta``: ``R (n_A m - 1) q eps / 2 <= delta``.
     """
@@ -156,7 +177,10 @@ class ApproximationAnalysis:
     round_series: sp.Expr
     ratio_series: sp.Expr
     first_order_relative_error: sp.Expr
+    ratio_lower_base: sp.Expr
+    ratio_lower_condition: sp.Expr
     ratio_lower: sp.Expr
+    ratio_lower_exp: sp.Expr
     ratio_upper: sp.Expr
     condition: sp.Expr
     delta: sp.Symbol = field(default=sp.Symbol("delta", positive=True))
@@ -165,18 +189,29 @@ class ApproximationAnalysis:
 def theorem2_approximation() -> ApproximationAnalysis:
     """Derive the regime in which ``(n_A m alpha eps)^R`` approximates Theorem 2's bound.
 
-    Write ``y = q eps`` and ``K = n_A m``. For integer ``K >= 1`` and ``y in [0, 1]``
+    Write ``y = q eps``, ``K = n_A m`` and ``rho = (1 - (1-y)^K) / (K y)``, so that
+    ``bound / approx = rho^R``. For integer ``K >= 1`` and ``y in (0, 1]``
 
-    * Bernoulli: ``(1 - y)^K >= 1 - K y``, hence ``1 - (1-y)^K <= K y``: the approximation is
-      never smaller than the bound, so using it keeps a *valid* (looser) upper bound;
+    * Bernoulli: ``(1 - y)^K >= 1 - K y``, hence ``rho <= 1``: the approximation is never smaller
+      than the bound, so using it keeps a *valid* (looser) upper bound; and ``rho <= 1 / (K y)``
+      since the bound is a probability;
     * second Bonferroni: ``(1 - y)^K <= 1 - K y + K(K-1) y^2 / 2``, hence
-      ``(1 - (1-y)^K) / (K y) >= 1 - (K-1) y / 2``.
+      ``rho >= beta := 1 - (K-1) y / 2``;
+    * ``1 - y <= exp(-y)``: ``rho >= (1 - exp(-K y)) / (K y) > 0``.
 
-    Raising to the power ``R`` and using ``(1 - x)^R >= 1 - R x`` gives
-    ``1 - R (K-1) y / 2 <= bound / approx <= 1``, and sympy's series confirms that the first-order
-    relative error is exactly ``R (K-1) y / 2``. The approximation is therefore accurate when
-    ``R (n_A m - 1) q eps << 2``: the condition carries a factor ``R`` that the paper's
-    ``n_A m alpha eps << 1`` omits, and the approximation is vacuous (> 1) once
+    Raising ``beta <= rho`` to the power ``R`` needs ``beta >= 0`` (then ``0 <= beta <= rho`` and
+    ``x -> x^R`` is increasing on ``[0, oo)``). So ``beta^R <= bound / approx <= 1`` holds *when
+    ``(n_A m - 1) q eps <= 2``*; for ``beta < 0`` and even ``R`` it is false (``beta^R > 0`` can
+    exceed ``rho^R``), for odd ``R`` trivially true. In every case
+    ``max(0, beta)^R <= bound/approx``, ``((1 - exp(-K y)) / (K y))^R <= bound/approx`` and
+    ``bound/approx <= min(1, (K y)^(-R))``; when ``beta < 0`` we have ``K y > 2``, so the
+    approximation overstates the bound by more than ``2^R``.
+
+    With ``beta >= 0``, ``(1 - x)^R >= 1 - R x`` gives ``1 - R (K-1) y / 2 <= bound / approx``
+    (trivially true when ``beta < 0``: the left side is then below ``1 - R``), and sympy's series
+    confirms that the first-order relative error is exactly ``R (K-1) y / 2``. The approximation
+    is therefore accurate when ``R (n_A m - 1) q eps << 2``: the condition carries a factor ``R``
+    that the paper's ``n_A m alpha eps << 1`` omits, and the approximation is vacuous (> 1) once
     ``n_A m q eps >= 1``.
     """
     k = N_A * M
@@ -187,13 +222,16 @@ def theorem2_approximation() -> ApproximationAnalysis:
     first = sp.simplify(1 - ratio_series)
     delta = sp.Symbol("delta", positive=True)
     y = Q * EPS
-    lower = (1 - (k - 1) * y / 2) ** R
+    base = 1 - (k - 1) * y / 2
     return ApproximationAnalysis(
         round_series=round_series,
         ratio_series=ratio_series,
         first_order_relative_error=first,
-        ratio_lower=lower,
-        ratio_upper=sp.Integer(1),
+        ratio_lower_base=base,
+        ratio_lower_condition=sp.Ge(base, 0),
+        ratio_lower=sp.Max(0, base) ** R,
+        ratio_lower_exp=((1 - sp.exp(-k * y)) / (k * y)) ** R,
+        ratio_upper=sp.Min(1, (k * y) ** (-R)),
         condition=sp.Le(R * (k - 1) * y / 2, delta),
         delta=delta,
     )
@@ -479,3 +517,20 @@ def theorem2_rounds_np(eps, q_rounds, m, n_a) -> np.ndarray:
 def theorem2_approx_np(eps, q, m, n_a, rounds) -> np.ndarray:
     """``(n_A m q eps)^R`` (numpy twin of :func:`theorem2_approx`)."""
     return (np.asarray(n_a) * np.asarray(m) * np.asarray(q) * np.asarray(eps)) ** np.asarray(rounds)
+
+
+def theorem2_ratio_bracket_np(eps, q, m, n_a, rounds) -> tuple[np.ndarray, np.ndarray]:
+    """Bracket ``lower <= bound / approx <= upper`` of Theorem 2's approximation, valid everywhere.
+
+    ``lower = max(max(0, 1 - (K-1) y / 2), (1 - exp(-K y)) / (K y))^R`` and
+    ``upper = min(1, (K y)^(-R))`` with ``y = q eps``, ``K = n_A m`` (derivation:
+    :func:`theorem2_approximation`). The Bonferroni part equals the familiar
+    ``(1 - (K-1) y / 2)^R`` only when that base is ``>= 0``.
+    """
+    y = np.asarray(q, dtype=float) * np.asarray(eps, dtype=float)
+    k = np.asarray(n_a, dtype=float) * np.asarray(m, dtype=float)
+    r = np.asarray(rounds, dtype=float)
+    x = k * y
+    bonferroni = np.maximum(0.0, 1 - (k - 1) * y / 2)
+    expo = -np.expm1(-x) / x
+    return np.maximum(bonferroni, expo) ** r, np.minimum(1.0, x ** (-r))

@@ -24,27 +24,32 @@ from theory.bounds import (
     theorem1_lower_np,
     theorem2_approx_np,
     theorem2_bound_np,
+    theorem2_ratio_bracket_np,
     theorem2_round_np,
 )
 
 __all__ = [
+    "BRACKET_POINTS",
     "DEFAULTS",
     "PAPER_DATASETS",
     "THEOREM1_PARAMS",
     "THEOREM2_PARAMS",
+    "BracketPoint",
     "RandomMemberFloor",
     "Theorem1Example",
     "Theorem2Example",
+    "bracket_points",
     "random_member_floor",
     "round1_inclusion",
     "theorem1_example",
     "theorem2_example",
 ]
 
-#: Published defaults (refine.md section 2): rounds, draws per strategy, sample ratio, ensemble.
+#: Published defaults (paper Section 5 and the authors' code): rounds, draws per strategy, sample
+#: ratio, ensemble size.
 DEFAULTS = {"R": 5, "m": 11, "alpha": 0.4, "n_A": 9}
 
-#: Training-pool sizes and batch sizes of the paper's datasets (paper Table 1; refine.md section 3).
+#: Training-pool sizes and batch sizes of the paper's datasets (paper Section 5 and Table 1).
 #: Inputs to :func:`round1_inclusion`, which computes each dataset's round-1 ``q_1``.
 PAPER_DATASETS = {
     "CIFAR-10": (50_000, 10),
@@ -61,6 +66,19 @@ THEOREM1_PARAMS = {"p_margin": 0.5, "p_typiclust": 0.05, "m": 11, "alpha": 0.4}
 
 #: Theorem 2 example: an eps-uninformative instance under the defaults (our epsilon).
 THEOREM2_PARAMS = {"eps": 1e-3, "n_A": 9, "m": 11, "alpha": 0.4, "R": 5}
+
+#: Points ``(n_A, m, q, eps, R)`` where the condition ``(n_A m - 1) q eps <= 2`` of Theorem 2's
+#: bracket fails (and one where it holds), for the report's table: the hand-worked case
+#: ``K = 4, q eps = 1``, the defaults at ``eps = 0.1`` and ``eps = 0.06``, each at an even and an
+#: odd ``R``.
+BRACKET_POINTS = (
+    (2, 2, 1.0, 1.0, 2),
+    (2, 2, 1.0, 1.0, 3),
+    (9, 11, 0.4, 0.1, 2),
+    (9, 11, 0.4, 0.1, 3),
+    (9, 11, 0.4, 0.06, 2),
+    (9, 11, 0.4, 0.02, 2),
+)
 
 
 @dataclass(frozen=True)
@@ -98,6 +116,9 @@ def theorem1_example(**overrides: float) -> Theorem1Example:
     return Theorem1Example(pm, pt, m, a, bound, exact, bound ** np.arange(1, 6))
 
 
+_THEOREM2_TABLE_EPS = (1e-4, 5e-4, 1e-3, 5e-3, 1e-2, 2.5e-2)
+
+
 @dataclass(frozen=True)
 class Theorem2Example:
     """Theorem 2's example: one-round and R-round bounds and the small-eps approximation."""
@@ -115,7 +136,7 @@ class Theorem2Example:
     def table(self) -> list[tuple[float, float, float, float]]:
         """(eps, per-round bound, R-round bound, approximation) for a few eps."""
         rows = []
-        for e in (1e-4, 5e-4, 1e-3, 5e-3, 1e-2, 2.5e-2):
+        for e in _THEOREM2_TABLE_EPS:
             rows.append(
                 (
                     e,
@@ -125,6 +146,12 @@ class Theorem2Example:
                 )
             )
         return rows
+
+    def bracket_table(self) -> list[BracketPoint]:
+        """Theorem 2's bracket of ``bound / approx`` at the eps of :meth:`table`."""
+        return bracket_points(
+            [(self.n_a, self.m, self.alpha, e, self.rounds) for e in _THEOREM2_TABLE_EPS]
+        )
 
 
 def theorem2_example(**overrides: float) -> Theorem2Example:
@@ -206,3 +233,48 @@ def round1_inclusion(
     paper = np.floor(alpha * n_pool) / n_pool
     published = min(first_subsample, n_pool) / n_pool
     return float(paper), float(published)
+
+
+@dataclass(frozen=True)
+class BracketPoint:
+    """Theorem 2's ``bound / approx`` at one point, with the bracket and its condition.
+
+    ``base = 1 - (n_A m - 1) q eps / 2``; the classic bracket ``base^R <= ratio <= 1`` needs
+    ``base >= 0`` (:func:`theory.bounds.theorem2_approximation`); ``lower``/``upper`` is the
+    bracket valid everywhere (:func:`theory.bounds.theorem2_ratio_bracket_np`).
+    """
+
+    n_a: int
+    m: int
+    q: float
+    eps: float
+    rounds: int
+    base: float
+    ratio: float
+    lower: float
+    upper: float
+
+    @property
+    def condition(self) -> bool:
+        """``(n_A m - 1) q eps <= 2``, i.e. ``base >= 0``."""
+        return self.base >= 0
+
+    @property
+    def unconditional_claim(self) -> float:
+        """``base^R``, what the bracket without its condition claims as a lower bound."""
+        return self.base**self.rounds
+
+    @property
+    def unconditional_holds(self) -> bool:
+        return self.unconditional_claim <= self.ratio
+
+
+def bracket_points(points=BRACKET_POINTS) -> list[BracketPoint]:
+    """Evaluate :class:`BracketPoint` at ``points`` (default :data:`BRACKET_POINTS`)."""
+    out = []
+    for na, m, q, eps, r in points:
+        ratio = float(theorem2_bound_np(eps, q, m, na, r) / theorem2_approx_np(eps, q, m, na, r))
+        lo, hi = theorem2_ratio_bracket_np(eps, q, m, na, r)
+        base = 1 - (na * m - 1) * q * eps / 2
+        out.append(BracketPoint(na, m, q, eps, r, base, ratio, float(lo), float(hi)))
+    return out

@@ -1,7 +1,8 @@
 """Theorems 1-2 checked against the library's real :class:`refine.strategies.filtering.ProgressiveFilter`.
 
 Reference: Huseljic et al., arXiv 2511.22344, Algorithm 1, Theorems 1-2; the published code's
-deviations are listed in ``shared/spec/refine.md`` section 2.
+deviations from Algorithm 1 (a fixed first subsample, a random pool cap) are the filter's
+``variant="published"`` (see the docstring of :class:`ProgressiveFilter`).
 
 Synthetic strategies with known selection probabilities are plugged into the filter users run
 (not a copy of it):
@@ -34,9 +35,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from refine.context import SelectionContext
-from refine.strategies.filtering import ProgressiveFilter
 from refine.seeding import child_rng
 from refine.strategies.base import SmallPoolWarning, Strategy
+from refine.strategies.filtering import ProgressiveFilter
 from theory.bounds import theorem1_exact_np, theorem1_lower_np, theorem2_round_np
 from theory.stats import kl_interval, normal_interval
 

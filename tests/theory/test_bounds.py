@@ -143,15 +143,74 @@ def test_theorem2_bound_monotone_and_geometric(q, eps, m, na, R):
 
 
 # ------------------------------------------------------------------------------ approximation
+def _ratio(eps, q, m, na, R) -> float:
+    return float(B.theorem2_bound_np(eps, q, m, na, R) / B.theorem2_approx_np(eps, q, m, na, R))
+
+
+def _stated(expr: sp.Expr, eps, q, m, na, R) -> float:
+    """The code's symbolic statement evaluated at a point (60-digit arithmetic)."""
+    return _hp(expr, {B.EPS: eps, B.Q: q, B.M: m, B.N_A: na, B.R: R})
+
+
+def test_bracket_fails_without_its_condition_worked_by_hand():
+    """n_A = m = 2 (K = 4), q = eps = 1, R = 2: the bound is [1 - 0^4]^2 = 1, the approximation
+    (4 * 1)^2 = 16, so bound/approx = 1/16; the Bonferroni base 1 - 3/2 = -1/2 squared is 1/4 >
+    1/16. The bracket the code states must not claim 1/4 there."""
+    eps, q, m, na, R = 1.0, 1.0, 2, 2, 2
+    assert _ratio(eps, q, m, na, R) == pytest.approx(1 / 16, rel=1e-12)
+    a = B.theorem2_approximation()
+    assert _stated(a.ratio_lower, eps, q, m, na, R) <= 1 / 16
+    assert _stated(a.ratio_upper, eps, q, m, na, R) >= 1 / 16
+    assert _stated(a.ratio_lower_base, eps, q, m, na, R) == pytest.approx(-0.5)
+    assert not bool(a.ratio_lower_condition.subs({B.EPS: eps, B.Q: q, B.M: m, B.N_A: na}))
+    # The always-positive exponential side: (1 - e^-4) / 4 = 0.2454 per round, squared 0.0602.
+    low_exp = _stated(a.ratio_lower_exp, eps, q, m, na, R)
+    assert low_exp == pytest.approx(((1 - math.exp(-4)) / 4) ** 2, rel=1e-12)
+    assert low_exp <= 1 / 16
+
+
+def test_bracket_fails_without_its_condition_at_the_defaults():
+    """n_A = 9, m = 11, q = 0.4, eps = 0.1, R = 2: (K - 1) q eps = 3.92 > 2, base = -0.96,
+    base^2 = 0.9216 while bound/approx = 0.0615."""
+    eps, q, m, na, R = 0.1, 0.4, 11, 9, 2
+    ratio = _ratio(eps, q, m, na, R)
+    assert ratio == pytest.approx(0.0615, abs=5e-5)
+    a = B.theorem2_approximation()
+    assert (
+        _stated(a.ratio_lower, eps, q, m, na, R)
+        <= ratio
+        <= _stated(a.ratio_upper, eps, q, m, na, R)
+    )
+    lo, hi = B.theorem2_ratio_bracket_np(eps, q, m, na, R)
+    assert lo <= ratio <= hi
+    assert hi == pytest.approx(1 / (99 * 0.04) ** 2)  # the bound is a probability: rho <= 1/(Ky)
+
+
 @SETTINGS
-@given(q=qs, eps=st.floats(min_value=1e-9, max_value=1.0), m=ms, na=nas, R=Rs)
-def test_approximation_bracket(q, eps, m, na, R):
-    """(n_A m q eps)^R >= bound >= (n_A m q eps)^R (1 - (n_A m - 1) q eps / 2)^R, always."""
-    bound = B.theorem2_bound_np(eps, q, m, na, R)
-    approx = B.theorem2_approx_np(eps, q, m, na, R)
-    lower = approx * max(0.0, 1 - (na * m - 1) * q * eps / 2) ** R
-    assert bound <= approx * (1 + 1e-9)
-    assert bound >= lower * (1 - 1e-9)
+@given(
+    q=qs,
+    eps=st.floats(min_value=1e-9, max_value=1.0),
+    m=ms,
+    na=nas,
+    R=st.integers(min_value=1, max_value=10),
+)
+def test_stated_bracket_holds_everywhere(q, eps, m, na, R):
+    """The code's symbolic bracket (and its numpy twin) holds at every point, negative base and
+    even R included; under the condition its Bonferroni side is (1 - (K-1) q eps / 2)^R."""
+    a = B.theorem2_approximation()
+    ratio = _ratio(eps, q, m, na, R)
+    tol = 1e-9
+    assert _stated(a.ratio_lower, eps, q, m, na, R) <= ratio * (1 + tol)
+    assert _stated(a.ratio_lower_exp, eps, q, m, na, R) <= ratio * (1 + tol)
+    assert ratio <= _stated(a.ratio_upper, eps, q, m, na, R) * (1 + tol)
+    lo, hi = B.theorem2_ratio_bracket_np(eps, q, m, na, R)
+    assert lo <= ratio * (1 + tol) and ratio <= hi * (1 + tol)
+    base = 1 - (na * m - 1) * q * eps / 2
+    if base >= 0:
+        assert _stated(a.ratio_lower, eps, q, m, na, R) == pytest.approx(base**R, rel=1e-9)
+    else:
+        assert _stated(a.ratio_lower, eps, q, m, na, R) == 0
+        assert ratio < 0.5**R  # without the condition the approximation is off by > 2^R
 
 
 @SETTINGS

@@ -8,6 +8,8 @@ instances and trials (valid: one round's survival indicators are negatively asso
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -16,11 +18,12 @@ from theory.bounds import theorem1_exact_np
 from theory.realfilter import (
     BernoulliStrategy,
     NoisyTopBStrategy,
+    RealFilterResult,
     default_scenarios,
     make_scenario,
     run_real_filter,
 )
-from theory.simulate import estimate_topb_inclusion, simulate_real_filter
+from theory.simulate import estimate_topb_inclusion
 from theory.stats import clopper_pearson
 
 DELTA = 1e-6
@@ -41,7 +44,6 @@ def published_small():
 def test_paper_setting_round1_matches_theorem1_exactly(paper_small):
     res = paper_small
     assert res.scenario.q1() == pytest.approx(0.4)
-    assert np.all(res.union_sizes[:, 0] == res.pool_sizes[:, 0])  # no cap in the paper variant
     for g in res.round1:
         lo, hi = res.interval("round1", g, DELTA)
         assert lo <= res.exact_round1_no_cap(g) <= hi, g
@@ -126,30 +128,96 @@ def test_noisy_topb_through_the_real_filter_matches_estimated_theorem1():
     assert counts.min() / trials < 0.05 and (counts.max() - counts.min()) / trials > 0.5
 
 
-def test_real_filter_runs_are_deterministic():
-    sc = make_scenario("t-det", "published", 8000, rounds=2, group_size=100)
-    a = run_real_filter(sc, 2, seed=3)
-    b = simulate_real_filter(sc, 2, seed=3)  # the simulate module's second mode: same code path
-    assert np.array_equal(a.pool_sizes, b.pool_sizes)
-    for g in a.round1:
-        assert np.array_equal(a.round1[g], b.round1[g])
-
-
-def test_bernoulli_strategy_is_sklearn_clonable_and_returns_a_subset():
-    from sklearn.base import clone
-
+def test_group_fractions_are_the_members_of_each_group_in_the_filtered_pool():
+    """run_real_filter's bookkeeping, recomputed by calling the filter directly with the stream
+    it documents (``child_rng(seed, "trial", t)``): the fraction of each group's slice of pool
+    indices found in P_1 and in P_R, and the trace arrays."""
     from refine.context import SelectionContext
 
-    probs = np.linspace(0, 1, 50)
-    s = clone(BernoulliStrategy(probs))
-    ctx = SelectionContext.from_arrays(np.zeros((50, 1), np.float32), n_classes=2, seed=0)
-    cand = np.arange(10, 40)
-    out = s.select(ctx, cand, 5, np.random.default_rng(0))
-    assert np.isin(out, cand).all() and np.unique(out).size == out.size
+    sc = make_scenario("t-book", "published", 8000, rounds=2, group_size=100, background=0.01)
+    res = run_real_filter(sc, 2, seed=3)
+    ctx = SelectionContext.from_arrays(np.zeros((sc.n_pool, 1), np.float32), n_classes=2, seed=3)
+    starts = {"valuable": 0, "eps=0.001": 100, "eps=0.02": 200}
+    for t in range(2):
+        cand = np.arange(sc.n_pool)
+        p1, _ = sc.make_filter(rounds=1).filter(ctx, cand, sc.b, child_rng(3, "trial", t))
+        pr, tr = sc.make_filter().filter(ctx, cand, sc.b, child_rng(3, "trial", t))
+        for g, a in starts.items():
+            assert res.round1[g][t] == np.isin(np.arange(a, a + 100), p1).mean(), g
+            assert res.final[g][t] == np.isin(np.arange(a, a + 100), pr).mean(), g
+        assert list(res.pool_sizes[t]) == tr.pool_sizes
+        assert list(res.union_sizes[t]) == tr.union_sizes
+    # the groups really differ (a bookkeeping error that mixed them up would blur this)
+    assert np.mean(res.round1["valuable"]) > 0.3 > np.mean(res.round1["eps=0.001"])
+
+
+def test_derived_quantities_of_a_result_worked_by_hand():
+    """q_r, the cap factor and the bounds of a RealFilterResult built from known traces."""
+    sc = make_scenario("t-hand", "published", 20_000, b=10, rounds=2, m=3, n_a=2, group_size=10)
+    res = RealFilterResult(
+        scenario=sc,
+        round1={g.name: np.zeros(2) for g in sc.groups},
+        final={g.name: np.zeros(2) for g in sc.groups},
+        subsample_sizes=np.array([[5000, 400], [5000, 300]]),
+        union_sizes=np.array([[12_500, 900], [8000, 700]]),
+        pool_sizes=np.array([[10_000, 900], [8000, 700]]),
+        seconds=0.0,
+    )
+    # q_r = s_r / |P_(r-1)| with |P_0| = |U| = 20 000
+    assert res.q_rounds() == pytest.approx(np.array([[0.25, 0.04], [0.25, 0.0375]]))
+    # the published cap keeps min(1, 10 000 / |union|)
+    assert res.cap_keep() == pytest.approx(np.array([[0.8, 1.0], [1.0, 1.0]]))
+    # valuable: p = (0.5, 0.01); Theorem 1 with the smallest q_r per round: 0.25 and 0.0375
+    t1 = (1 - (1 - 0.25 * 0.5) ** 3) * (1 - (1 - 0.0375 * 0.5) ** 3)
+    assert res.theorem1_final("valuable") == pytest.approx(t1, rel=1e-12)
+    assert res.theorem1_round1("valuable") == pytest.approx(1 - (1 - 0.25 * 0.5) ** 3)
+    # eps = 0.02 for both strategies: Theorem 2 with the largest q_r: 0.25 and 0.04, n_A m = 6
+    t2 = (1 - (1 - 0.25 * 0.02) ** 6) * (1 - (1 - 0.04 * 0.02) ** 6)
+    assert res.theorem2_final("eps=0.02") == pytest.approx(t2, rel=1e-12)
+
+    def exact(q):
+        return 1 - (1 - q * 0.5) ** 3 * (1 - q * 0.01) ** 3
+
+    # exact round 1 times the mean cap factor (0.8 + 1) / 2
+    assert res.exact_round1_no_cap("valuable") == pytest.approx(exact(0.25), rel=1e-12)
+    assert res.predicted_round1("valuable") == pytest.approx(exact(0.25) * 0.9, rel=1e-12)
+    # R rounds: per trial prod_r exact(q_r) * cap_r, averaged over the two trials
+    pred = (exact(0.25) * 0.8 * exact(0.04) + exact(0.25) * exact(0.0375)) / 2
+    assert res.predicted_final("valuable") == pytest.approx(pred, rel=1e-12)
+    # the paper variant has no cap, whatever the union sizes say
+    paper = RealFilterResult(**{**res.__dict__, "scenario": replace(sc, variant="paper")})
+    assert np.all(paper.cap_keep() == 1)
+
+
+def test_bernoulli_strategy_includes_each_candidate_with_its_own_probability():
+    """Selection frequencies over many calls equal probs[x] for each candidate x (Clopper-Pearson
+    at failure probability 1e-6, Bonferroni over candidates) and are zero off the candidates."""
+    from refine.context import SelectionContext
+
+    n, calls = 60, 4000
+    probs = np.linspace(0, 1, n)
+    s = BernoulliStrategy(probs)
+    ctx = SelectionContext.from_arrays(np.zeros((n, 1), np.float32), n_classes=2, seed=0)
+    cand = np.arange(10, 50)[::-1]  # not sorted, not starting at 0
+    counts = np.zeros(n, dtype=np.int64)
+    rng = child_rng(5, "bernoulli")
+    for _ in range(calls):
+        counts[s.select(ctx, cand, 5, rng)] += 1
+    lo, hi = clopper_pearson(counts[cand], calls, DELTA / cand.size)
+    assert np.all((lo <= probs[cand]) & (probs[cand] <= hi))
+    assert counts[:10].sum() == 0 and counts[50:].sum() == 0
 
 
 def test_default_scenarios_describe_the_three_report_settings():
-    names = [s.name for s in default_scenarios()]
-    assert names == ["paper", "published", "published-cap"]
-    qs = [s.q1() for s in default_scenarios()]
-    assert qs == pytest.approx([0.4, 0.1, 0.05])
+    scenarios = {s.name: s for s in default_scenarios()}
+    assert list(scenarios) == ["paper", "published", "published-cap"]
+    # q_1 = floor(0.4 * 50 000) / 50 000, 5000 / 50 000, 5000 / 100 000
+    assert [s.q1() for s in scenarios.values()] == pytest.approx([0.4, 0.1, 0.05])
+    cap = scenarios["published-cap"]
+    assert (cap.n_pool, cap.b, cap.background) == (100_000, 200, 200 / 5000)
+    # the probability matrix puts each group on its own block of pool indices
+    p = cap.probs()
+    assert p.shape == (9, 100_000)
+    assert np.all(p[0, :1000] == 0.5) and np.all(p[1:, :1000] == 0.01)
+    assert np.all(p[:, 1000:2000] == 1e-3) and np.all(p[:, 2000:3000] == 2e-2)
+    assert np.all(p[:, 3000:] == 200 / 5000)
