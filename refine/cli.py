@@ -303,20 +303,55 @@ def report(
     ] = None,
     baseline: Annotated[str, typer.Option(help="Strategy the gains are relative to.")] = "random",
 ) -> None:
-    """Print AULC / relative-gain / win-rate tables and write learning-curve figures."""
+    """Print AULC / relative-gain / win-rate tables and write learning-curve figures.
+
+    Finished trials only. A folder holding several configurations (other --cycles, --batch-size,
+    head settings) is reported one configuration at a time, figures in a subfolder each; runs of
+    one strategy with other parameters are separate rows named after the parameters that differ.
+    """
     from refine.errors import DataError
-    from refine.loop import load_results
-    from refine.report import plot_learning_curves, plot_pool_trace, plot_win_rates, summarize
+    from refine.results import load_configurations
 
     if not results.is_dir():
         raise DataError(f"results folder {results} does not exist")
-    df = load_results(results)
-    if df.empty:
-        raise DataError(f"no results found under {results}")
+    folder = load_configurations(results)
+    if not folder.configurations:
+        more = (
+            f" ({folder.n_unfinished} unfinished trial(s): continue them with `refine run "
+            "--resume`)"
+            if folder.n_unfinished
+            else ""
+        )
+        raise DataError(f"no results found under {results}{more}")
+    if folder.n_unfinished:
+        console.print(f"note: {folder.n_unfinished} unfinished trial(s) left out")
+    if folder.duplicates:
+        console.print(
+            f"note: {len(folder.duplicates)} repeated run(s) of a trial left out, e.g. "
+            f"{folder.duplicates[0]}"
+        )
+    several = len(folder.configurations) > 1
+    if several:
+        console.print(
+            f"{results} holds {len(folder.configurations)} configurations; "
+            "each is reported on its own"
+        )
+    fig_root = figures or (results / "figures")
+    for cfg in folder.configurations:
+        if several:
+            console.rule(f"configuration: {cfg.label}")
+        fig_dir = fig_root / cfg.slug if several else fig_root
+        _report_configuration(cfg.results, fig_dir, baseline, cfg.label if several else "")
+
+
+def _report_configuration(df, fig_dir: Path, baseline: str, label: str) -> None:
+    """Tables on the console, figures and CSV files in ``fig_dir``, for one configuration."""
+    from refine.report import summarize, write_figures
+
     tables = summarize(df, baseline)
     s = tables["summary"]
     for (ds, bb), g in s.groupby(["dataset", "backbone"]):
-        t = Table(title=f"AULC · {ds} / {bb}")
+        t = Table(title=f"AULC · {ds} / {bb}" + (f" · {label}" if label else ""))
         for col in ("strategy", "AULC", "± std", "seeds", f"gain vs {baseline} (%)"):
             t.add_column(col, justify="right" if col != "strategy" else "left")
         for r in g.sort_values("aulc_mean", ascending=False).itertuples():
@@ -343,17 +378,7 @@ def report(
             cells = ("—" if v != v else f"{100 * v:.0f}" for v in row.to_numpy())
             t.add_row(f"{i + 1} {name}", *cells)
         console.print(t)
-    fig_dir = figures or (results / "figures")
-    paths = [plot_learning_curves(df, fig_dir / "learning_curves.png")]
-    if baseline in set(df.strategy):
-        paths.append(
-            plot_learning_curves(df, fig_dir / "relative_learning_curves.png", relative=True)
-        )
-    if len(wr) > 1:
-        paths.append(plot_win_rates(df, fig_dir / "win_rates.png"))
-    trace = plot_pool_trace(df, fig_dir / "pool_trace.png")
-    if trace:
-        paths.append(trace)
+    paths = write_figures(df, fig_dir, baseline, title=label)
     s.to_csv(fig_dir / "summary.csv", index=False)
     wr.to_csv(fig_dir / "win_rates.csv")
     for p in paths:

@@ -31,6 +31,7 @@ from refine.errors import ConfigError, ResultsConflictError, check_positive_int
 from refine.head import HeadConfig, HeadTrainer
 from refine.io import read_parquet_with_metadata, write_parquet_atomic
 from refine.parallel import RESULT_NEUTRAL_PARAMS
+from refine.results import load_results  # noqa: F401 (moved; old imports keep working)
 from refine.seeding import child_rng, child_seed
 from refine.strategies import Strategy, make_strategy
 
@@ -322,18 +323,3 @@ def _dict_diff(a: dict, b: dict, prefix: str = "") -> str:
         elif va != vb:
             diffs.append(f"{prefix}{k}: stored {va!r} vs requested {vb!r}")
     return "; ".join(diffs)
-
-
-def load_results(out_dir: str | Path, complete_only: bool = False) -> pd.DataFrame:
-    """Concatenate every trial table under ``out_dir`` (incomplete trials too, unless asked)."""
-    frames = []
-    for p in sorted(Path(out_dir).rglob("*.parquet")):
-        if p.name.startswith("."):
-            continue
-        df, meta = read_parquet_with_metadata(p)
-        if "spec" not in meta or (complete_only and not meta.get("complete")):
-            continue
-        frames.append(df)
-    if not frames:
-        return pd.DataFrame(columns=RESULT_COLUMNS)
-    return pd.concat(frames, ignore_index=True)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pandas as pd
 
+from refine.plots import win_rate_figure
 from reproduce.common import Context, df_to_markdown, save_figure, script_main, write_markdown
 from reproduce.grids import ensemble_grid
 from reproduce.paper_values import HEADLINE_WIN_RATES
-from reproduce.plots import win_rate_figure
 from reproduce.presets import ENSEMBLES
 
 ORDER = ["refine", *ENSEMBLES]
