@@ -309,6 +309,8 @@ def report(
     head settings) is reported one configuration at a time, figures in a subfolder each; runs of
     one strategy with other parameters are separate rows named after the parameters that differ.
     """
+    from rich.markup import escape
+
     from refine.errors import DataError
     from refine.results import load_configurations
 
@@ -339,13 +341,15 @@ def report(
     fig_root = figures or (results / "figures")
     for cfg in folder.configurations:
         if several:
-            console.rule(f"configuration: {cfg.label}")
+            console.rule(f"configuration: {escape(cfg.label)}")
         fig_dir = fig_root / cfg.slug if several else fig_root
         _report_configuration(cfg.results, fig_dir, baseline, cfg.label if several else "")
 
 
 def _report_configuration(df, fig_dir: Path, baseline: str, label: str) -> None:
     """Tables on the console, figures and CSV files in ``fig_dir``, for one configuration."""
+    from rich.markup import escape
+
     from refine.report import summarize, write_figures
 
     tables = summarize(df, baseline)
@@ -357,7 +361,7 @@ def _report_configuration(df, fig_dir: Path, baseline: str, label: str) -> None:
         for r in g.sort_values("aulc_mean", ascending=False).itertuples():
             gain = "" if r.gain_pct != r.gain_pct else f"{r.gain_pct:+.2f}"
             std = "" if r.aulc_std != r.aulc_std else f"{r.aulc_std:.4f}"
-            t.add_row(r.strategy, f"{r.aulc_mean:.4f}", std, str(r.n_seeds), gain)
+            t.add_row(escape(r.strategy), f"{r.aulc_mean:.4f}", std, str(r.n_seeds), gain)
         console.print(t)
     wr = tables["win_rates"]
     if len(wr) > 1:
@@ -376,7 +380,7 @@ def _report_configuration(df, fig_dir: Path, baseline: str, label: str) -> None:
             t.add_column(str(i + 1), justify="right", no_wrap=True)
         for i, (name, row) in enumerate(wr_view.iterrows()):
             cells = ("—" if v != v else f"{100 * v:.0f}" for v in row.to_numpy())
-            t.add_row(f"{i + 1} {name}", *cells)
+            t.add_row(escape(f"{i + 1} {name}"), *cells)
         console.print(t)
     paths = write_figures(df, fig_dir, baseline, title=label)
     s.to_csv(fig_dir / "summary.csv", index=False)

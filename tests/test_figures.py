@@ -40,7 +40,9 @@ def _report_figures(results: pd.DataFrame, monkeypatch) -> list:
     from refine import report
 
     captured = []
-    monkeypatch.setattr(report, "save_figure", lambda fig, stem, formats: captured.append(fig) or [])
+    monkeypatch.setattr(
+        report, "save_figure", lambda fig, stem, formats: captured.append(fig) or []
+    )
     report.write_figures(results, "unused")
     return captured
 
@@ -139,16 +141,13 @@ def _lab(hex_colour: str) -> np.ndarray:
     """CIE L*a*b* (D65) of an sRGB colour."""
     rgb = np.array(matplotlib.colors.to_rgb(hex_colour))
     lin = np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
-    m = np.array(
-        [[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722], [0.0193, 0.1192, 0.9505]]
-    )
+    m = np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722], [0.0193, 0.1192, 0.9505]])
     xyz = m @ lin / np.array([0.95047, 1.0, 1.08883])
     f = np.where(xyz > (6 / 29) ** 3, np.cbrt(xyz), xyz / (3 * (6 / 29) ** 2) + 4 / 29)
     return np.array([116 * f[1] - 16, 500 * (f[0] - f[1]), 200 * (f[1] - f[2])])
 
 
 def test_palette_distinct_colours_and_markers():
-    colours = [c for c, _ in STRATEGY_STYLES.values()]
     markers = [m for _, m in STRATEGY_STYLES.values()]
     assert len(set(markers)) == len(markers)  # apart in greyscale too
     # the strategies drawn together in the paper's figures differ clearly in colour (ΔE*ab > 20;
