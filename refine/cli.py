@@ -416,33 +416,121 @@ def _register_project() -> None:
 _register_project()
 
 
+def _offline(entry) -> str:
+    """Whether dataset ``entry`` loads without a network, from what the registry records.
+
+    Datasets with fixed features (``needs_features=False``: digits, synthetic, user-registered
+    arrays) need nothing. Image and audio datasets need their raw data once, to extract features:
+    from the Hugging Face hub (``HubDatasetSpec.hub_id``) or from a local folder
+    (``--dataset-param data_dir=DIR``); Dopanim has no hub copy. Once extracted, the feature
+    cache (``--features-dir``) is read offline.
+    """
+    if not entry.needs_features:
+        return "yes"
+    from refine.datasets.hub import HUB_DATASETS
+
+    spec = HUB_DATASETS.get(entry.name)
+    if spec is not None and spec.hub_id is None:
+        return "no: local copy only"
+    return f"no: hub {spec.hub_id}" if spec is not None else "no"
+
+
 @app.command()
+@friendly_errors
 def datasets() -> None:
-    """List the registered datasets with their default batch size."""
+    """List the registered datasets: default batch size b, classes, and what works offline."""
     from refine.datasets import available_datasets, dataset_entry
 
     t = Table(title="datasets")
-    for c in ("name", "b", "classes", "description"):
+    for c in ("name", "b", "classes", "offline", "description"):
         t.add_column(c)
     for n in available_datasets():
         e = dataset_entry(n)
-        t.add_row(n, str(e.batch_size), str(e.n_classes or "any"), e.description)
+        t.add_row(n, str(e.batch_size), str(e.n_classes or "any"), _offline(e), e.description)
     console.print(t)
+    console.print(
+        "offline yes: nothing to download. no: the raw data are needed once, from the hub or a "
+        "local folder (--dataset-param data_dir=DIR: an image/audio folder, a save_to_disk "
+        "copy or a parquet snapshot), with the backbone weights; after `refine extract` the "
+        "feature cache (--features-dir) is read offline.",
+        highlight=False,
+        markup=False,
+    )
+
+
+_ROLE = re.compile(r":[a-z]+:`~?([^`]+)`")
+
+
+def plain_text(doc: str) -> str:
+    """A docstring line without reStructuredText markup: roles, double backquotes, stars."""
+    text = _ROLE.sub(lambda m: m.group(1), doc)
+    text = re.sub(r"``([^`]+)``", r"\1", text)
+    text = re.sub(r"`([^`]+)`", r"\1", text)
+    return re.sub(r"\*\*?([^*]+)\*\*?", r"\1", text).strip()
+
+
+def _param_text(value) -> str:
+    import json
+
+    if isinstance(value, tuple):
+        value = list(value)
+    try:
+        return json.dumps(value)  # the form --param accepts
+    except TypeError:
+        return str(value)
 
 
 @app.command()
+@friendly_errors
 def strategies() -> None:
-    """List the registered strategies."""
-    from refine.strategies import available_strategies, strategy_class
+    """List the registered strategies with their parameters and defaults (set with --param)."""
+    import textwrap
 
-    t = Table(title="strategies")
-    t.add_column("name")
-    t.add_column("summary")
+    from refine.strategies import available_strategies, make_strategy, strategy_class
+
+    def show(name: str, summary: str, params: dict) -> None:
+        console.print(f"{name}  {summary}", highlight=False, markup=False, soft_wrap=True)
+        items = [f"{k}={_param_text(v)}" for k, v in sorted(params.items())]
+        body = "  ".join(items) if items else "(no parameters)"
+        for line in textwrap.wrap(body, width=96, break_on_hyphens=False) or [""]:
+            console.print(f"    {line}", highlight=False, markup=False, soft_wrap=True)
+
     for n in available_strategies():
         doc = (strategy_class(n).__doc__ or "").strip().splitlines()
-        t.add_row(n, doc[0] if doc else "")
-    console.print(t)
-    console.print("composite: filtered:<strategy> (progressive filtering before <strategy>)")
+        show(n, plain_text(doc[0]) if doc else "", make_strategy(n).get_params(deep=False))
+    composite = make_strategy("filtered:random").get_params(deep=False)
+    composite.pop("strategy", None)
+    show(
+        "filtered:<strategy>",
+        "progressive filtering of the pool, then <strategy> selects the batch",
+        composite,
+    )
+    console.print(
+        "\nset a parameter with --param NAME=VALUE (every strategy that takes it) or "
+        "--param STRATEGY.NAME=VALUE; values are JSON",
+        highlight=False,
+        markup=False,
+    )
+
+
+def _version(value: bool) -> None:
+    if value:
+        from refine import __version__
+
+        console.print(f"refine {__version__}", highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    pass
 
 
 def main() -> None:  # pragma: no cover - console entry

@@ -340,7 +340,7 @@ def win_rate_figure(
         ax.tick_params(length=0)
         cbar = fig.colorbar(image, ax=ax, shrink=0.9, aspect=25)
         cbar.set_label("win rate (%)")
-        ax.set_title(title or "win rate (%) of row over column", wrap=True)
+        fig.suptitle(title or "win rate (%) of row over column")
     return _finish(fig), mat
 
 

@@ -124,14 +124,13 @@ def test_win_rate_figure_has_a_colour_bar_and_says_row_over_column(main):
 
 def test_one_strategy_one_style_in_every_figure(main, monkeypatch):
     seen: dict[str, set] = {}
-    figs = []
-    for case in REPORT_CASES.values():
-        figs += _report_figures(case(main), monkeypatch)
-    figs.append(plots.learning_curves_figure(raw("fig8")))
-    for fig in figs:
-        for label, style in legend_styles(fig).items():
-            seen.setdefault(label, set()).add(style[0])
-        plt.close(fig)
+    cases = [lambda c=c: _report_figures(c(main), monkeypatch) for c in REPORT_CASES.values()]
+    cases.append(lambda: [plots.learning_curves_figure(raw("fig8"))])
+    for make in cases:
+        for fig in make():
+            for label, style in legend_styles(fig).items():
+                seen.setdefault(label, set()).add(style[0])
+            plt.close(fig)
     for label, colours in seen.items():
         assert colours == {to_hex(strategy_style(label)["color"])}, label
     assert {"refine", "random", "bait", "tcm", "bait+filter"} <= set(seen)
