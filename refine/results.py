@@ -21,6 +21,7 @@ duplicates. Unfinished trials are left out of the report (their AULC covers fewe
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import dataclass, field
@@ -215,11 +216,9 @@ def _with_defaults(variant: dict[str, Any]) -> dict[str, Any]:
     build (user classes run under a label) keep their stored parameters.
     """
     from refine.parallel import RESULT_NEUTRAL_PARAMS
-    from refine.strategies import make_strategy
 
-    try:
-        defaults = make_strategy(str(variant["strategy"])).get_params(deep=True)
-    except Exception:  # a strategy the registry cannot build keeps its stored parameters
+    defaults = _defaults(str(variant["strategy"]))
+    if defaults is None:
         return variant
     out = dict(variant)
     for k, v in defaults.items():
@@ -229,6 +228,17 @@ def _with_defaults(variant: dict[str, Any]) -> dict[str, Any]:
         if v is None or isinstance(v, (str, int, float, bool, list, tuple)):
             out[short] = list(v) if isinstance(v, tuple) else v
     return out
+
+
+@functools.cache
+def _defaults(spec: str) -> dict[str, Any] | None:
+    """The default parameters of registry spec ``spec`` (None if the registry cannot build it)."""
+    from refine.strategies import make_strategy
+
+    try:
+        return make_strategy(spec).get_params(deep=True)
+    except Exception:  # a strategy the registry cannot build keeps its stored parameters
+        return None
 
 
 def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -59,7 +59,10 @@ def drawn_texts(fig):
 
 
 def figure_problems(
-    fig, print_width: float = 7.0, min_points: float = 6.0, integer_words=("round", "cycle")
+    fig,
+    print_width: float = 7.0,
+    min_points: float = 6.0,
+    integer_words=("round", "cycle", "labeled"),
 ) -> list[str]:
     """Every problem a reader would see in ``fig`` (empty list: none)."""
     texts, renderer = drawn_texts(fig)
