@@ -109,6 +109,9 @@ def test_reproduce_figures_read_cleanly(artefact, tmp_path, monkeypatch):
     assert captured
     for stem, fig in captured.items():
         assert figure_problems(fig) == [], stem
+        words = " ".join(t.get_text() for t in fig.findobj(matplotlib.text.Text))
+        if "win rate" in words:  # a matrix says which way it reads
+            assert "row over column" in words and fig.axes[-1].get_ylabel() == "win rate (%)"
         plt.close(fig)
 
 
