@@ -104,6 +104,11 @@ def test_reproduce_figures_read_cleanly(artefact, tmp_path, monkeypatch):
     monkeypatch.setattr(
         common, "_save", lambda fig, stem: captured.setdefault(Path(stem).name, fig) and []
     )
+
+    def no_trials(*args, **kwargs):
+        raise AssertionError("--from-results must not run trials")
+
+    monkeypatch.setattr(common, "run_grid", no_trials)
     ctx = common.Context(get_preset("cpu"), from_results=True, figures=tmp_path, quiet=True)
     importlib.import_module(f"reproduce.{artefact}").build(ctx)
     assert captured
