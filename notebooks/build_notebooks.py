@@ -1,9 +1,13 @@
 """Write the notebooks from their cell sources and execute them in place (stored outputs).
 
 Run: ``python notebooks/build_notebooks.py [NAME ...]`` (all by default). ``make test`` then checks
-with nbval that re-executing every notebook reproduces the stored outputs; cells whose output is a
-figure or a timing carry ``# NBVAL_IGNORE_OUTPUT``. Execute with the test environment
-(``OMP_NUM_THREADS=1``) so that stored numbers are the ones CI recomputes.
+with nbval that re-executing every notebook reproduces the stored outputs. Figures are drawn with
+the inline backend (``%matplotlib inline``, which wins over the ``MPLBACKEND=Agg`` of the test
+environment), so each notebook stores its figures as PNG; nbval skips the image bytes (its default
+without ``--nbdime``) and compares the text of every output, the numbers included. Cells end in
+``plt.show()`` so that no object address (``<matplotlib.legend.Legend at 0x...>``) is printed.
+Execute with the test environment (``OMP_NUM_THREADS=1``) so that stored numbers are the ones CI
+recomputes.
 """
 
 from __future__ import annotations
@@ -16,7 +20,6 @@ import nbformat
 from nbclient import NotebookClient
 
 HERE = Path(__file__).resolve().parent
-IGNORE = "# NBVAL_IGNORE_OUTPUT\n"
 
 NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
     "01_quickstart": [
@@ -30,9 +33,10 @@ NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
         ),
         (
             "code",
-            "import json\n\nimport matplotlib\nmatplotlib.use('Agg')\nimport matplotlib.pyplot as plt\n"
+            "%matplotlib inline\nimport json\n\nimport matplotlib.pyplot as plt\n"
             "import pandas as pd\n\nfrom refine.datasets import load_dataset\n"
-            "from refine.loop import TrialSpec, run_trial\nfrom refine.metrics import summary_table\n\n"
+            "from refine.loop import TrialSpec, run_trial\nfrom refine.metrics import summary_table\n"
+            "from refine.plots import learning_curves_figure, pool_trace_figure\n\n"
             "data = load_dataset('digits')\ndata.describe()",
         ),
         (
@@ -49,11 +53,7 @@ NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
         ),
         (
             "code",
-            IGNORE + "fig, ax = plt.subplots(figsize=(6, 3.5))\n"
-            "for name, g in results.groupby('strategy'):\n"
-            "    ax.plot(g.n_labeled, g.accuracy, marker='o', ms=3, label=name,\n"
-            "            lw=2.5 if name == 'refine' else 1.2)\n"
-            "ax.set_xlabel('labeled instances'); ax.set_ylabel('test accuracy'); ax.legend(); ax.grid(alpha=.3)",
+            "learning_curves_figure(results, title='learning curves, seed 1')\nplt.show()",
         ),
         (
             "md",
@@ -72,18 +72,26 @@ NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
             "first = next(iter(trace['batch_nominators'].items()))\nprint('instance', first[0], "
             "'was nominated by', first[1])",
         ),
+        (
+            "md",
+            "The same traces averaged over the 8 queries: the pool shrinks round by round (left, "
+            "log scale; round 0 is the first subsample) and every ensemble member keeps "
+            "contributing (right). `refine report` draws this figure as `pool_trace.png`.",
+        ),
+        ("code", "pool_trace_figure(results)\nplt.show()"),
     ],
     "02_theory": [
         (
             "md",
             "# Theorems 1–3: bounds against Monte Carlo\n\nThe `theory` package states the "
-            "paper's three results (formulas restored in `spec/theory.md`) as sympy expressions "
-            "and checks them by simulation with strategies whose selection probabilities are "
-            "known exactly.",
+            "three results of the paper (Huseljic et al., arXiv 2511.22344, Sec. 4 and Appendix A) "
+            "as sympy expressions (`theory/bounds.py`) and checks them by simulation with "
+            "strategies whose selection probabilities are known exactly (`theory/simulate.py`); "
+            "`python -m theory report` writes the full report.",
         ),
         (
             "code",
-            "import numpy as np\nimport matplotlib\nmatplotlib.use('Agg')\nimport matplotlib.pyplot as plt\n"
+            "%matplotlib inline\nimport numpy as np\nimport matplotlib.pyplot as plt\n"
             "import theory\n\ntheory.theorem1_exact, theory.theorem1_lower",
         ),
         (
@@ -106,12 +114,36 @@ NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
         ),
         (
             "code",
-            IGNORE + "r = np.arange(0, 6)\nfig, ax = plt.subplots(figsize=(5, 3))\n"
+            "r = np.arange(0, 6)\nfig, ax = plt.subplots(figsize=(5, 3), layout='constrained')\n"
             "ax.plot(r, sim.survival, 'o-', label='Monte Carlo')\nax.plot(r, exact**r, '--', label='exact')\n"
-            "ax.plot(r, ex.bound**r, ':', label='Theorem 1 bound')\nax.set_xlabel('round'); ax.set_ylabel('P(survive)'); ax.legend()",
+            "ax.plot(r, ex.bound**r, ':', label='Theorem 1 bound')\nax.set_xticks(r)\n"
+            "ax.set_xlabel('filtering round'); ax.set_ylabel('P(survive)'); ax.legend(loc='lower left')\n"
+            "plt.show()",
         ),
-        ("md", "## Theorem 2: ε-uninformative instances vanish geometrically"),
+        (
+            "md",
+            "## Theorem 2: ε-uninformative instances vanish geometrically\n\n"
+            "An instance that every one of the n_A strategies selects with probability at most ε "
+            "survives R rounds with probability at most [1 − (1 − qε)^(n_A·m)]^R; for small ε "
+            "this is about (n_A·m·q·ε)^R (q = α, the sample ratio).",
+        ),
         ("code", "ex2 = theory.theorem2_example()\nex2"),
+        (
+            "md",
+            "How close is the approximation? Write K = n_A·m. The approximation is never below "
+            "the bound, and when the base 1 − (K − 1)·q·ε/2 is non-negative,\n\n"
+            "(1 − (K − 1)·q·ε/2)^R ≤ bound / approx ≤ 1.\n\n"
+            "The condition matters: for a negative base the left side is no lower bound (an even "
+            "R makes it positive, and for large K·q·ε it exceeds 1), so the bracket holds only "
+            "where 1 − (K − 1)·q·ε/2 ≥ 0; it does in this example.",
+        ),
+        (
+            "code",
+            "K, y = ex2.n_a * ex2.m, ex2.alpha * ex2.eps\nbase = 1 - (K - 1) * y / 2\n"
+            "ratio = ex2.bound / ex2.approx\n"
+            "print(f'base 1 - (K-1) q eps / 2 = {base:.4f} (>= 0: {base >= 0})')\n"
+            "print(f'{base ** ex2.rounds:.4f} <= bound/approx = {ratio:.4f} <= 1')",
+        ),
         (
             "md",
             "## Theorem 3: the counterexample\n\nEvery strategy's selection probability correlates "
@@ -175,8 +207,9 @@ NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
         ),
         (
             "code",
-            "from pathlib import Path\n\nimport matplotlib\nmatplotlib.use('Agg')\nimport pandas as pd\n\n"
+            "%matplotlib inline\nfrom pathlib import Path\n\nimport matplotlib.pyplot as plt\nimport pandas as pd\n\n"
             "from refine.metrics import relative_learning_curves, summary_table, win_rate_matrix\n"
+            "from refine.plots import learning_curves_figure, win_rate_figure\n"
             "from reproduce.paper_values import TABLE2\n\n# notebooks run from notebooks/ (nbval) or from the repository root\nroot = Path('../paper_figures') if Path('../paper_figures').exists() else Path('paper_figures')\n"
             "main = pd.read_parquet(root / 'fig2' / 'results_cpu.parquet')\n"
             "main.groupby('strategy').seed.nunique()",
@@ -184,14 +217,16 @@ NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
         ("code", "(100 * win_rate_matrix(main)).round(0)"),
         (
             "code",
+            "fig, _ = win_rate_figure(main, title='Fig. 2 (cpu preset): win rate (%) of row over column')\nplt.show()",
+        ),
+        (
+            "code",
             "rel = relative_learning_curves(main)\n"
             "rel.pivot_table(index='n_labeled', columns='strategy', values='relative_pp').round(2).tail(5)",
         ),
         (
             "code",
-            IGNORE
-            + "ax = rel.pivot_table(index='n_labeled', columns='strategy', values='relative_pp').plot(figsize=(7, 4))\n"
-            "ax.axhline(0, color='grey', lw=0.8); ax.set_ylabel('accuracy − random (pp)')",
+            "learning_curves_figure(main, relative=True, title='Fig. 3 (cpu preset): relative learning curves')\nplt.show()",
         ),
         (
             "md",

@@ -288,26 +288,65 @@ def report(
     ] = None,
     baseline: Annotated[str, typer.Option(help="Strategy the gains are relative to.")] = "random",
 ) -> None:
-    """Print AULC / relative-gain / win-rate tables and write learning-curve figures."""
+    """Print AULC / relative-gain / win-rate tables and write learning-curve figures.
+
+    Finished trials only. A folder holding several configurations (other --cycles, --batch-size,
+    head settings) is reported one configuration at a time, figures in a subfolder each; runs of
+    one strategy with other parameters are separate rows named after the parameters that differ.
+    """
+    from rich.markup import escape
+
     from refine.errors import DataError
-    from refine.loop import load_results
-    from refine.report import plot_learning_curves, plot_pool_trace, plot_win_rates, summarize
+    from refine.results import load_configurations
 
     if not results.is_dir():
         raise DataError(f"results folder {results} does not exist")
-    df = load_results(results)
-    if df.empty:
-        raise DataError(f"no results found under {results}")
+    folder = load_configurations(results)
+    if not folder.configurations:
+        more = (
+            f" ({folder.n_unfinished} unfinished trial(s): continue them with `refine run "
+            "--resume`)"
+            if folder.n_unfinished
+            else ""
+        )
+        raise DataError(f"no results found under {results}{more}")
+    if folder.n_unfinished:
+        console.print(f"note: {folder.n_unfinished} unfinished trial(s) left out")
+    if folder.duplicates:
+        console.print(
+            f"note: {len(folder.duplicates)} repeated run(s) of a trial left out, e.g. "
+            f"{folder.duplicates[0]}"
+        )
+    several = len(folder.configurations) > 1
+    if several:
+        console.print(
+            f"{results} holds {len(folder.configurations)} configurations; "
+            "each is reported on its own"
+        )
+    fig_root = figures or (results / "figures")
+    for cfg in folder.configurations:
+        if several:
+            console.rule(f"configuration: {escape(cfg.label)}")
+        fig_dir = fig_root / cfg.slug if several else fig_root
+        _report_configuration(cfg.results, fig_dir, baseline, cfg.label if several else "")
+
+
+def _report_configuration(df, fig_dir: Path, baseline: str, label: str) -> None:
+    """Tables on the console, figures and CSV files in ``fig_dir``, for one configuration."""
+    from rich.markup import escape
+
+    from refine.report import summarize, write_figures
+
     tables = summarize(df, baseline)
     s = tables["summary"]
     for (ds, bb), g in s.groupby(["dataset", "backbone"]):
-        t = Table(title=f"AULC · {ds} / {bb}")
+        t = Table(title=f"AULC · {ds} / {bb}" + (f" · {label}" if label else ""))
         for col in ("strategy", "AULC", "± std", "seeds", f"gain vs {baseline} (%)"):
             t.add_column(col, justify="right" if col != "strategy" else "left")
         for r in g.sort_values("aulc_mean", ascending=False).itertuples():
             gain = "" if r.gain_pct != r.gain_pct else f"{r.gain_pct:+.2f}"
             std = "" if r.aulc_std != r.aulc_std else f"{r.aulc_std:.4f}"
-            t.add_row(r.strategy, f"{r.aulc_mean:.4f}", std, str(r.n_seeds), gain)
+            t.add_row(escape(r.strategy), f"{r.aulc_mean:.4f}", std, str(r.n_seeds), gain)
         console.print(t)
     wr = tables["win_rates"]
     if len(wr) > 1:
@@ -326,19 +365,9 @@ def report(
             t.add_column(str(i + 1), justify="right", no_wrap=True)
         for i, (name, row) in enumerate(wr_view.iterrows()):
             cells = ("—" if v != v else f"{100 * v:.0f}" for v in row.to_numpy())
-            t.add_row(f"{i + 1} {name}", *cells)
+            t.add_row(escape(f"{i + 1} {name}"), *cells)
         console.print(t)
-    fig_dir = figures or (results / "figures")
-    paths = [plot_learning_curves(df, fig_dir / "learning_curves.png")]
-    if baseline in set(df.strategy):
-        paths.append(
-            plot_learning_curves(df, fig_dir / "relative_learning_curves.png", relative=True)
-        )
-    if len(wr) > 1:
-        paths.append(plot_win_rates(df, fig_dir / "win_rates.png"))
-    trace = plot_pool_trace(df, fig_dir / "pool_trace.png")
-    if trace:
-        paths.append(trace)
+    paths = write_figures(df, fig_dir, baseline, title=label)
     s.to_csv(fig_dir / "summary.csv", index=False)
     wr.to_csv(fig_dir / "win_rates.csv")
     for p in paths:
@@ -372,35 +401,121 @@ def _register_project() -> None:
 _register_project()
 
 
+def _offline(entry) -> str:
+    """Whether dataset ``entry`` loads without a network, from what the registry records.
+
+    Datasets with fixed features (``needs_features=False``: digits, synthetic, user-registered
+    arrays) need nothing. Image and audio datasets need their raw data once, to extract features:
+    from the Hugging Face hub (``HubDatasetSpec.hub_id``) or from a local folder
+    (``--dataset-param data_dir=DIR``); Dopanim has no hub copy. Once extracted, the feature
+    cache (``--features-dir``) is read offline.
+    """
+    if not entry.needs_features:
+        return "yes"
+    from refine.datasets.hub import HUB_DATASETS
+
+    spec = HUB_DATASETS.get(entry.name)
+    if spec is not None and spec.hub_id is None:
+        return "no: local copy only"
+    return f"no: hub {spec.hub_id}" if spec is not None else "no"
+
+
 @app.command()
 @friendly_errors
 def datasets() -> None:
-    """List the registered datasets with their default batch size."""
+    """List the registered datasets: default batch size b, classes, and what works offline."""
     from refine.datasets import available_datasets, dataset_entry
 
     t = Table(title="datasets")
-    for c in ("name", "b", "classes", "description"):
+    for c in ("name", "b", "classes", "offline", "description"):
         t.add_column(c)
     for n in available_datasets():
         e = dataset_entry(n)
-        t.add_row(n, str(e.batch_size), str(e.n_classes or "any"), e.description)
+        t.add_row(n, str(e.batch_size), str(e.n_classes or "any"), _offline(e), e.description)
     console.print(t)
+    console.print(
+        "offline yes: nothing to download. no: the raw data are needed once, from the hub or a "
+        "local folder (--dataset-param data_dir=DIR: an image/audio folder, a save_to_disk "
+        "copy or a parquet snapshot), with the backbone weights; after `refine extract` the "
+        "feature cache (--features-dir) is read offline.",
+        highlight=False,
+        markup=False,
+    )
+
+
+_ROLE = re.compile(r":[a-z]+:`~?([^`]+)`")
+
+
+def plain_text(doc: str) -> str:
+    """A docstring line without reStructuredText markup: roles, double backquotes, stars."""
+    text = _ROLE.sub(lambda m: m.group(1), doc)
+    text = re.sub(r"``([^`]+)``", r"\1", text)
+    text = re.sub(r"`([^`]+)`", r"\1", text)
+    return re.sub(r"\*\*?([^*]+)\*\*?", r"\1", text).strip()
+
+
+def _param_text(value) -> str:
+    import json
+
+    if isinstance(value, tuple):
+        value = list(value)
+    try:
+        return json.dumps(value)  # the form --param accepts
+    except TypeError:
+        return str(value)
 
 
 @app.command()
 @friendly_errors
 def strategies() -> None:
-    """List the registered strategies."""
-    from refine.strategies import available_strategies, strategy_class
+    """List the registered strategies with their parameters and defaults (set with --param)."""
+    import textwrap
 
-    t = Table(title="strategies")
-    t.add_column("name")
-    t.add_column("summary")
+    from refine.strategies import available_strategies, make_strategy, strategy_class
+
+    def show(name: str, summary: str, params: dict) -> None:
+        console.print(f"{name}  {summary}", highlight=False, markup=False, soft_wrap=True)
+        items = [f"{k}={_param_text(v)}" for k, v in sorted(params.items())]
+        body = "  ".join(items) if items else "(no parameters)"
+        for line in textwrap.wrap(body, width=96, break_on_hyphens=False) or [""]:
+            console.print(f"    {line}", highlight=False, markup=False, soft_wrap=True)
+
     for n in available_strategies():
         doc = (strategy_class(n).__doc__ or "").strip().splitlines()
-        t.add_row(n, doc[0] if doc else "")
-    console.print(t)
-    console.print("composite: filtered:<strategy> (progressive filtering before <strategy>)")
+        show(n, plain_text(doc[0]) if doc else "", make_strategy(n).get_params(deep=False))
+    composite = make_strategy("filtered:random").get_params(deep=False)
+    composite.pop("strategy", None)
+    show(
+        "filtered:<strategy>",
+        "progressive filtering of the pool, then <strategy> selects the batch",
+        composite,
+    )
+    console.print(
+        "\nset a parameter with --param NAME=VALUE (every strategy that takes it) or "
+        "--param STRATEGY.NAME=VALUE; values are JSON",
+        highlight=False,
+        markup=False,
+    )
+
+
+def _version(value: bool) -> None:
+    if value:
+        from refine import __version__
+
+        console.print(f"refine {__version__}", highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    pass
 
 
 if __name__ == "__main__":  # pragma: no cover

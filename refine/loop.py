@@ -340,18 +340,3 @@ def _dict_diff(a: dict, b: dict, prefix: str = "") -> str:
         elif va != vb:
             diffs.append(f"{prefix}{k}: stored {va!r} vs requested {vb!r}")
     return "; ".join(diffs)
-
-
-def load_results(out_dir: str | Path, complete_only: bool = False) -> pd.DataFrame:
-    """Concatenate every trial table under ``out_dir`` (incomplete trials too, unless asked)."""
-    frames = []
-    for p in sorted(Path(out_dir).rglob("*.parquet")):
-        if p.name.startswith("."):
-            continue
-        df, meta = read_parquet_with_metadata(p)
-        if "spec" not in meta or (complete_only and not meta.get("complete")):
-            continue
-        frames.append(df)
-    if not frames:
-        return pd.DataFrame(columns=RESULT_COLUMNS)
-    return pd.concat(frames, ignore_index=True)

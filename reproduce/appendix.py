@@ -6,9 +6,9 @@ the single strategies, absolute/relative; Figs. 12/13: Refine and the ensembles,
 
 from __future__ import annotations
 
+from refine.plots import learning_curves_figure
 from reproduce.common import Context, save_figure, script_main
 from reproduce.grids import ensemble_grid, filtered_grid, main_grid
-from reproduce.plots import curves_figure
 from reproduce.presets import FIG5_STRATEGIES
 
 
@@ -24,24 +24,25 @@ def build(ctx: Context) -> list:
         raw_name="results_fig9",
     )
     paths += save_figure(
-        curves_figure(f5, False, "Fig. 9: filtered (dashed) vs unfiltered"),
+        learning_curves_figure(f5, False, "Fig. 9: filtered (dashed) vs unfiltered"),
         out / f"fig9_{ctx.preset.name}",
     )
     main = main_grid(ctx, "appendix", raw_name="results_fig10_11")
     paths += save_figure(
-        curves_figure(main, False, "Fig. 10: learning curves"), out / f"fig10_{ctx.preset.name}"
+        learning_curves_figure(main, False, "Fig. 10: learning curves"),
+        out / f"fig10_{ctx.preset.name}",
     )
     paths += save_figure(
-        curves_figure(main, True, "Fig. 11: relative learning curves"),
+        learning_curves_figure(main, True, "Fig. 11: relative learning curves"),
         out / f"fig11_{ctx.preset.name}",
     )
     ens = ensemble_grid(ctx, "appendix", raw_name="results_fig12_13")
     paths += save_figure(
-        curves_figure(ens, False, "Fig. 12: ensembles, learning curves"),
+        learning_curves_figure(ens, False, "Fig. 12: ensembles, learning curves"),
         out / f"fig12_{ctx.preset.name}",
     )
     paths += save_figure(
-        curves_figure(ens, True, "Fig. 13: ensembles, relative curves"),
+        learning_curves_figure(ens, True, "Fig. 13: ensembles, relative curves"),
         out / f"fig13_{ctx.preset.name}",
     )
     return paths

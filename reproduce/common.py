@@ -17,7 +17,9 @@ from pathlib import Path
 import pandas as pd
 
 from refine.grid import GridTrial, run_grid
-from refine.loop import TrialSpec, load_results
+from refine.loop import TrialSpec
+from refine.plots import save_figure as _save
+from refine.results import load_results
 from reproduce.presets import Preset, Setting, get_preset
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -122,21 +124,8 @@ def run_or_load(
 
 
 def save_figure(fig, path_stem: Path) -> list[Path]:
-    """Save ``fig`` as PNG and PDF; return both paths."""
-    import matplotlib.pyplot as plt
-
-    paths = []
-    for ext in ("png", "pdf"):
-        p = path_stem.with_suffix(f".{ext}")
-        fig.savefig(
-            p,
-            dpi=140,
-            bbox_inches="tight",
-            metadata={"CreationDate": None} if ext == "pdf" else None,
-        )
-        paths.append(p)
-    plt.close(fig)
-    return paths
+    """Save ``fig`` as PNG and PDF (:func:`refine.plots.save_figure`); return both paths."""
+    return _save(fig, path_stem)
 
 
 def write_markdown(path: Path, title: str, body: str, preset: Preset) -> Path:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from refine.plots import win_rate_figure
 from reproduce.common import Context, df_to_markdown, save_figure, script_main, write_markdown
 from reproduce.grids import main_grid
 from reproduce.paper_values import HEADLINE_WIN_RATES
-from reproduce.plots import win_rate_figure
 from reproduce.presets import SINGLE_STRATEGIES
 
 ORDER = ["refine", *SINGLE_STRATEGIES]

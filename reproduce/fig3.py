@@ -5,9 +5,9 @@ Paper: DINOv3 and CLIP on CIFAR-100, Food101, Tiny ImageNet and Dopanim; the cpu
 
 from __future__ import annotations
 
+from refine.plots import learning_curves_figure
 from reproduce.common import Context, save_figure, script_main
 from reproduce.grids import main_grid
-from reproduce.plots import curves_figure
 
 PAPER_PANELS = {("cifar100", "food101", "tiny_imagenet", "dopanim"), ("dinov3", "clip")}
 
@@ -19,7 +19,7 @@ def build(ctx: Context) -> list:
             df.dataset.isin(["cifar100", "food101", "tiny_imagenet", "dopanim"])
             & df.backbone.isin(["dinov3", "clip"])
         ]
-    fig = curves_figure(df, relative=True, title="Fig. 3: relative learning curves")
+    fig = learning_curves_figure(df, relative=True, title="Fig. 3: relative learning curves")
     return save_figure(fig, ctx.out_dir("fig3") / f"fig3_{ctx.preset.name}")
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pandas as pd
 
+from refine.plots import win_rate_figure
 from reproduce.common import Context, df_to_markdown, save_figure, script_main, write_markdown
 from reproduce.grids import ensemble_grid
 from reproduce.paper_values import HEADLINE_WIN_RATES
-from reproduce.plots import win_rate_figure
 from reproduce.presets import ENSEMBLES
 
 ORDER = ["refine", *ENSEMBLES]
@@ -17,7 +17,9 @@ def build(ctx: Context) -> list:
     df = ensemble_grid(ctx, "fig4")
     df = df[df.strategy.isin(ORDER + ["random"])]
     out = ctx.out_dir("fig4")
-    fig, mat = win_rate_figure(df[df.strategy.isin(ORDER)], ORDER, "Fig. 4: win rate (%)")
+    fig, mat = win_rate_figure(
+        df[df.strategy.isin(ORDER)], ORDER, "Fig. 4: win rate (%) of row over column"
+    )
     paths = save_figure(fig, out / f"fig4_{ctx.preset.name}")
     mat.to_csv(out / f"win_rates_{ctx.preset.name}.csv")
     rows = [

@@ -6,13 +6,12 @@ Paper: CIFAR-100 with DINOv2 and DINOv3 ((b): DINOv3); filtering R = 5, α = 0.4
 
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
 import pandas as pd
 
 from refine.metrics import summary_table
+from refine.plots import gain_bars_figure, learning_curves_figure
 from reproduce.common import Context, df_to_markdown, save_figure, script_main, write_markdown
 from reproduce.grids import filtered_grid
-from reproduce.plots import curves_figure
 from reproduce.presets import FIG5_STRATEGIES
 
 
@@ -37,19 +36,14 @@ def build(ctx: Context) -> list:
                     }
                 )
     table = pd.DataFrame(rows)
-    fig, ax = plt.subplots(figsize=(7, 3.5))
-    for (ds, bb), g in table.groupby(["dataset", "backbone"]):
-        ax.bar([f"{n}\n{bb}" for n in g.strategy], g["gain (%)"], label=f"{ds}/{bb}", alpha=0.8)
-    ax.axhline(0, color="grey", lw=0.8)
-    ax.set_ylabel("AULC gain from filtering (%)")
-    ax.set_title("Fig. 5(a): strategy on filtered vs unfiltered pool")
-    ax.tick_params(axis="x", labelsize=7)
+    fig = gain_bars_figure(table, "Fig. 5(a): strategy on the filtered vs the unfiltered pool")
     paths = save_figure(fig, out / f"fig5a_{ctx.preset.name}")
     sub = df[df.strategy.isin(["random", "alfamix", "alfamix+filter", "bait", "bait+filter"])]
     if ctx.preset.name == "paper":
         sub = sub[sub.backbone == "dinov3"]
     paths += save_figure(
-        curves_figure(sub, False, "Fig. 5(b): ALFA-Mix and BAIT"), out / f"fig5b_{ctx.preset.name}"
+        learning_curves_figure(sub, False, "Fig. 5(b): ALFA-Mix and BAIT"),
+        out / f"fig5b_{ctx.preset.name}",
     )
     md = write_markdown(
         out / f"fig5_{ctx.preset.name}.md",

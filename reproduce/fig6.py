@@ -3,8 +3,8 @@ against Margin, TypiClust and Random on the unfiltered pool (R = 5, α = 0.4, m 
 
 from __future__ import annotations
 
+from refine.plots import learning_curves_figure
 from reproduce.common import Context, run_or_load, save_figure, script_main, trials_for
-from reproduce.plots import curves_figure
 
 ENSEMBLE = ["margin", "typiclust"]
 
@@ -19,7 +19,7 @@ def build(ctx: Context) -> list:
         "uherding+filter": ("filtered:uherding", fparams),
     }
     df = run_or_load(ctx, "fig6", "fig6", trials_for(ctx, ctx.preset.fig6, strategies))
-    fig = curves_figure(df, False, "Fig. 6: filtering with {Margin, TypiClust} only")
+    fig = learning_curves_figure(df, False, "Fig. 6: filtering with {Margin, TypiClust} only")
     return save_figure(fig, ctx.out_dir("fig6") / f"fig6_{ctx.preset.name}")
 
 

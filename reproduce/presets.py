@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from refine.strategies.filtering import DEFAULT_ENSEMBLE
 from refine.errors import unknown_choice
+from refine.strategies.filtering import DEFAULT_ENSEMBLE
 
 PAPER_DATASETS = ("dopanim", "snacks", "cifar100", "food101", "tiny_imagenet")
 PAPER_BACKBONES = ("dinov2", "dinov3", "clip")

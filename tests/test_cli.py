@@ -178,7 +178,8 @@ def test_listing_commands():
 
 def test_jobs_changes_speed_not_results_and_not_the_configuration(tmp_path):
     from refine.io import read_parquet_with_metadata
-    from refine.loop import TIMING_COLUMNS, load_results
+    from refine.loop import TIMING_COLUMNS
+    from refine.results import load_results
 
     def run(out, jobs):
         return invoke(

@@ -15,7 +15,8 @@ from refine.errors import ConfigError
 from refine.grid import make_grid, run_grid
 from refine.head import HeadConfig
 from refine.io import read_parquet_with_metadata
-from refine.loop import TIMING_COLUMNS, load_results
+from refine.loop import TIMING_COLUMNS
+from refine.results import load_results
 
 CYCLES = 2
 

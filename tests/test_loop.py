@@ -23,9 +23,9 @@ from refine.loop import (
     TIMING_COLUMNS,
     TrialSpec,
     _train_seed,
-    load_results,
     run_trial,
 )
+from refine.results import load_results
 from refine.seeding import head_init_seed
 
 FAST = HeadConfig(epochs=30)
