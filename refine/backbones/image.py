@@ -33,16 +33,11 @@ from typing import Any
 
 import numpy as np
 
-from refine.backbones.base import (
-    HF_CACHE_HINT,
-    Backbone,
-    BackboneSpec,
-    build_frozen,
-    register_backbone,
-    require,
-    resource_unavailable,
-)
+from refine.backbones.model import Backbone, build_frozen
+from refine.backbones.registry import register_backbone
+from refine.backbones.spec import BackboneSpec
 from refine.errors import DataError
+from refine.resources import HF_CACHE_HINT, require, resource_unavailable
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
