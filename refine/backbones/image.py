@@ -1,7 +1,7 @@
 """Image backbones: DINOv2 and DINOv3 through timm, CLIP through open_clip.
 
 Each backbone keeps its CLS (pooled) token after the final norm, as a frozen linear-probe
-feature (refine.md §4):
+feature (the paper's Sec. 4 and the published code):
 
 - ``dinov2`` — DINOv2 ViT-S/14 with four registers (Oquab et al. 2023; Darcet et al. 2024), the
   variant of the published code, 384-d. ``dinov2-noreg`` is the same without registers.
