@@ -46,7 +46,7 @@ from typing import Any
 import numpy as np
 
 from refine.data import Dataset
-from refine.errors import ConfigError, check_positive_int
+from refine.errors import ConfigError, check_fraction, check_positive_int
 from refine.seeding import child_rng
 
 #: The keyword arguments of :func:`apply_pool_transforms` (what ``load_dataset`` pops).
@@ -76,7 +76,7 @@ def published_pool_indices(n: int, pool_fraction: float, seed: int = 42) -> np.n
     in permutation order. E.g. 45 000 of CIFAR's 50 000 at ``pool_fraction=0.9``.
     """
     n = check_positive_int("n", n)
-    frac = _check_pool_fraction(pool_fraction)
+    frac = check_fraction("pool_fraction", pool_fraction)
     n_keep = int(n * frac)
     if n_keep < 1:
         raise ConfigError(f"pool_fraction={pool_fraction} keeps no instance of a pool of {n}")
@@ -131,16 +131,6 @@ def check_imbalance_ratio(value: Any) -> float:
     if not math.isfinite(ir) or ir < 1:
         raise ConfigError(f"imbalance_ratio must be a finite number >= 1, got {value!r}")
     return ir
-
-
-def _check_pool_fraction(value: Any) -> float:
-    try:
-        frac = float(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"pool_fraction must be a number in (0, 1], got {value!r}") from None
-    if not 0 < frac <= 1:
-        raise ConfigError(f"pool_fraction must lie in (0, 1], got {value!r}")
-    return frac
 
 
 def _check_noise_std(value: Any) -> float:
@@ -199,7 +189,7 @@ def apply_pool_transforms(
         A new dataset (``data`` itself when every transform is off). The test split is never
         subsampled.
     """
-    frac = _check_pool_fraction(pool_fraction)
+    frac = check_fraction("pool_fraction", pool_fraction)
     std = _check_noise_std(noise_std)
     if imbalance_ratio is not None:
         check_imbalance_ratio(imbalance_ratio)
