@@ -128,3 +128,20 @@ def test_noisy_features_are_normalised_pool_plus_gaussian_noise():
 def test_bad_transform_values_name_the_parameter(params, word):
     with pytest.raises(ConfigError, match=word):
         load_dataset("digits", **params)
+
+
+def test_refine_run_routes_dataset_params_to_the_pool_transforms(tmp_path):
+    from typer.testing import CliRunner
+
+    from refine.cli import app
+
+    base = ["run", "--dataset", "digits", "--strategy", "random", "--seeds", "1", "--cycles", "0"]
+    bad = CliRunner().invoke(
+        app, [*base, "--dataset-param", "imbalance_ratio=0.5", "--out", str(tmp_path / "a")]
+    )
+    assert bad.exit_code == 2 and "imbalance_ratio must be a finite number >= 1" in bad.output
+    ok = CliRunner().invoke(
+        app,
+        [*base, "--dataset-param", "imbalance_ratio=10", "-q", "--out", str(tmp_path / "b")],
+    )
+    assert ok.exit_code == 0, ok.output
