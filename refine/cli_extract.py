@@ -7,13 +7,13 @@ Registered in :mod:`refine.cli` as ``app.command("extract")(extract)``. Errors a
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
 _DATASET_HELP = (
-    "Dataset to extract: cifar10, cifar100, food101, tiny_imagenet, snacks, dopanim (images) or "
-    "esc50 (audio). See docs/features.md for hub ids and splits."
+    "Dataset to extract: cifar10, cifar100, food101, tiny_imagenet, snacks, dopanim, bloodmnist, "
+    "dermamnist (images) or esc50 (audio). See docs/features.md for hub ids, files and splits."
 )
 _BACKBONE_HELP = (
     "Frozen feature extractor: dinov2 (ViT-S/14 + registers), dinov2-noreg, dinov3 (ViT-S/16), "
@@ -27,7 +27,7 @@ def extract(
         str, typer.Option("--dataset", "-D", help=_DATASET_HELP, show_default=False)
     ],
     backbone: Annotated[
-        Optional[str],  # noqa: UP045  (typer needs Optional on Python 3.10)
+        str | None,
         typer.Option("--backbone", "-b", help=_BACKBONE_HELP, show_default=False),
     ] = None,
     device: Annotated[
@@ -49,23 +49,35 @@ def extract(
         ),
     ] = Path("features"),
     data_dir: Annotated[
-        Optional[Path],  # noqa: UP045
+        Path | None,
         typer.Option(
             "--data-dir",
             help="Local copy of the raw data instead of the Hugging Face hub: a folder written by "
             "datasets' save_to_disk, a hub snapshot (parquet), or an image/audio folder "
-            "DIR/train/<class>/..., DIR/test/<class>/... Required for dopanim (Zenodo).",
+            "DIR/train/<class>/..., DIR/test/<class>/... Required for dopanim (Zenodo); for bloodmnist "
+            "and dermamnist the folder holding bloodmnist_224.npz / dermamnist_224.npz (default "
+            "~/.medmnist).",
             show_default=False,
         ),
     ] = None,
-    batch_size: Annotated[
+    forward_batch: Annotated[
         int,
         typer.Option(
-            "--batch-size",
-            help="Inputs per forward pass (memory/speed only; not the AL batch size b).",
+            "--forward-batch",
+            help="Inputs per forward pass of the backbone (memory/speed only; not the AL batch "
+            "size b, which `refine run --batch-size` sets).",
             min=1,
         ),
     ] = 64,
+    batch_size: Annotated[
+        int | None,
+        typer.Option(
+            "--batch-size",
+            help="Deprecated name of --forward-batch.",
+            min=1,
+            hidden=True,
+        ),
+    ] = None,
     num_workers: Annotated[
         int,
         typer.Option(
@@ -75,7 +87,7 @@ def extract(
         ),
     ] = 0,
     weights: Annotated[
-        Optional[Path],  # noqa: UP045
+        Path | None,
         typer.Option(
             "--weights",
             help="Local copy of the backbone weights instead of the hub: a checkpoint file for "
@@ -106,8 +118,15 @@ def extract(
 
     Offline machines: point --data-dir and --weights at local copies, or HF_HOME at a populated Hugging Face cache (with HF_HUB_OFFLINE=1).
     """
-    from refine.datasets.hub import extract_dataset
+    from refine.datasets.extraction import extract_dataset
 
+    if batch_size is not None:
+        typer.echo(
+            "refine extract: --batch-size is deprecated, use --forward-batch (inputs per forward "
+            "pass); --batch-size always means the AL batch size b elsewhere",
+            err=True,
+        )
+        forward_batch = batch_size
     results = extract_dataset(
         dataset,
         backbone=backbone,
@@ -116,7 +135,7 @@ def extract(
         data_dir=data_dir,
         pretrained=not random_weights,
         weights_path=weights,
-        extract_batch_size=batch_size,
+        extract_batch_size=forward_batch,
         num_workers=num_workers,
         progress=not quiet,
         rebuild=rebuild,

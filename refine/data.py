@@ -77,7 +77,7 @@ class Dataset:
     n_classes : int
         Number of classes K. Labels lie in ``[0, K)``.
     batch_size : int
-        The paper's per-cycle budget b for this dataset (refine.md §3).
+        The paper's per-cycle budget b for this dataset (the paper's Table 1).
     backbone : str
         Which feature extractor produced the features (``"raw"`` for embedded tabular data).
     class_names : tuple of str, optional

@@ -21,22 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from refine.device import resolve_device
 from refine.errors import ConfigError, DataError, check_positive_int
-
-
-def resolve_device(device: str | torch.device | None) -> torch.device:
-    """``"auto"``/None → CUDA if available else CPU; otherwise validate the name."""
-    if device is None or device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError):
-        raise ConfigError(
-            f"device must be 'cpu', 'cuda', 'cuda:N' or 'auto', got {device!r}"
-        ) from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("device='cuda' was requested but CUDA is not available; use device='cpu'")
-    return dev
 
 
 @dataclass(frozen=True)

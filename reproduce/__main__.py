@@ -20,6 +20,10 @@ ARTEFACTS = {
     "fig8": "reproduce.fig8",
     "appendix": "reproduce.appendix",
     "theory": "reproduce.theory_report",
+    "longtail": "reproduce.longtail",
+    "medical": "reproduce.medical",
+    "bad_apples": "reproduce.bad_apples",
+    "query_size": "reproduce.query_size",
 }
 
 

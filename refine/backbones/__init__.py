@@ -19,17 +19,17 @@ from typing import Any
 
 from refine.backbones import audio, image  # noqa: F401  (register the backbones)
 from refine.backbones.audio import EAT_PREPROCESSING, eat_features_input, kaldi_fbank, load_waveform
-from refine.backbones.base import (
-    Backbone,
-    BackboneSpec,
-    ResourceUnavailableError,
+from refine.backbones.image import build_image_transform, to_pil_rgb
+from refine.backbones.model import Backbone
+from refine.backbones.registry import (
     available_backbones,
     backbone_spec,
     default_backbone,
     load_backbone,
-    resolve_device,
 )
-from refine.backbones.image import build_image_transform, to_pil_rgb
+from refine.backbones.spec import BackboneSpec
+from refine.device import resolve_device
+from refine.resources import ResourceUnavailableError
 
 __all__ = [
     "EAT_PREPROCESSING",

@@ -1,7 +1,7 @@
 """Image backbones: DINOv2 and DINOv3 through timm, CLIP through open_clip.
 
 Each backbone keeps its CLS (pooled) token after the final norm, as a frozen linear-probe
-feature (refine.md §4):
+feature (the paper's Sec. 4 and the published code):
 
 - ``dinov2`` — DINOv2 ViT-S/14 with four registers (Oquab et al. 2023; Darcet et al. 2024), the
   variant of the published code, 384-d. ``dinov2-noreg`` is the same without registers.
@@ -33,16 +33,11 @@ from typing import Any
 
 import numpy as np
 
-from refine.backbones.base import (
-    HF_CACHE_HINT,
-    Backbone,
-    BackboneSpec,
-    build_frozen,
-    register_backbone,
-    require,
-    resource_unavailable,
-)
+from refine.backbones.model import Backbone, build_frozen
+from refine.backbones.registry import register_backbone
+from refine.backbones.spec import BackboneSpec
 from refine.errors import DataError
+from refine.resources import HF_CACHE_HINT, require, resource_unavailable
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)

@@ -23,7 +23,7 @@ def load_digits(test_size: float = 0.25, split_seed: int = 0) -> Dataset:
     pool and test set, as with the image datasets' official splits. Standardising matters for the
     SGD-trained linear head: on [0, 1]-scaled pixels 200 epochs at lr 0.01 underfit (Random AULC
     0.76 over seeds 1–3), on z-scored pixels Random reaches 0.82 and Margin 0.87, in line with the
-    authors' digits runs (performance.md: Random 0.840 ± 0.015 on their split).
+    authors' digits runs (their Random: 0.840 ± 0.015 on their own split).
     """
     from sklearn.datasets import load_digits as _load
     from sklearn.model_selection import train_test_split

@@ -1,7 +1,7 @@
 """Dataset registry: ``load_dataset(name, **params)`` for every dataset the package knows.
 
 Loaders register themselves with :func:`register_dataset`. Each entry carries its default batch
-size b (refine.md §3) and a short description used by ``refine datasets`` and Table 1.
+size b (the paper's Table 1) and a short description used by ``refine datasets`` and Table 1.
 """
 
 from __future__ import annotations
@@ -61,5 +61,14 @@ def dataset_entry(name: str) -> DatasetEntry:
 
 
 def load_dataset(name: str, **params) -> Dataset:
-    """Load the registered dataset ``name``; ``params`` go to its loader."""
-    return dataset_entry(name).loader(**params)
+    """Load the registered dataset ``name``; ``params`` go to its loader.
+
+    The pool transforms of :mod:`refine.datasets.transforms` work for every dataset and are
+    taken out of ``params`` first: ``pool_fraction``/``pool_seed`` (a seeded sub-pool),
+    ``imbalance_ratio``/``imbalance_seed`` (a long-tailed pool) and ``noise_std``/``noise_seed``/
+    ``noise_normalize_test`` (noisy pool features); the rest go to the loader.
+    """
+    from refine.datasets.transforms import apply_pool_transforms, split_pool_params
+
+    loader_params, pool_params = split_pool_params(params)
+    return apply_pool_transforms(dataset_entry(name).loader(**loader_params), **pool_params)

@@ -18,7 +18,6 @@ from refine.features.cache import (
     read_metadata,
     write_cache,
 )
-from refine.features.dataset import find_features, load_features_dataset, random_split_indices
 from refine.features.errors import (
     CacheCorruptedError,
     CacheMismatchError,
@@ -34,6 +33,8 @@ from refine.features.extract import (
     extract_features,
     lookup_cache,
 )
+from refine.features.from_cache import find_features, load_features_dataset
+from refine.splits import random_split_indices
 
 __all__ = [
     "FORMAT_VERSION",

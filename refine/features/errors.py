@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from refine.backbones.base import ResourceUnavailableError
 from refine.errors import DataError
+from refine.resources import ResourceUnavailableError
 
 
 class CacheCorruptedError(DataError):

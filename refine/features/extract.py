@@ -18,7 +18,9 @@ from typing import Any
 
 import numpy as np
 
-from refine.backbones.base import Backbone, BackboneSpec, backbone_spec, load_backbone, thaw
+from refine.backbones.model import Backbone
+from refine.backbones.registry import backbone_spec, load_backbone
+from refine.backbones.spec import BackboneSpec, thaw
 from refine.features.cache import (
     FORMAT_VERSION,
     CacheEntry,

@@ -222,3 +222,23 @@ def test_missing_optional_library_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "open_clip", None)
     with pytest.raises(MissingDependencyError, match="open_clip"):
         load_backbone("clip", pretrained=False)
+
+
+def test_one_device_resolver_for_the_whole_package(monkeypatch):
+    import refine.backbones
+    import refine.device
+    import refine.head
+    from refine.head import HeadTrainer
+
+    assert refine.head.resolve_device is refine.device.resolve_device
+    assert refine.backbones.resolve_device is refine.device.resolve_device
+    # "mps" is refused where MPS is absent, by the head as by the backbones (the head's former
+    # resolver accepted it and failed later inside torch)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    with pytest.raises(ConfigError, match="'mps' is not available"):
+        HeadTrainer(3, 2, device="mps")
+    with pytest.raises(ConfigError, match="'mps' is not available"):
+        load_backbone("dinov2", model=torch.nn.Identity(), device="mps")
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
+    assert refine.device.resolve_device(" MPS ").type == "mps"
+    assert refine.device.resolve_device(None).type in ("cpu", "cuda")

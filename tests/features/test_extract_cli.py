@@ -32,6 +32,9 @@ def test_help_documents_every_option(app):
     assert result.exit_code == 0
     out = " ".join(result.output.replace("│", " ").split())  # undo rich's box and wrapping
     for opt in inspect.signature(extract).parameters:
+        if opt == "batch_size":  # the deprecated alias of --forward-batch stays hidden
+            assert "Deprecated name of --forward-batch" not in out
+            continue
         assert "--" + opt.replace("_", "-") in out, opt
     for text in (
         "tiny_imagenet",
@@ -57,7 +60,7 @@ def test_extract_from_a_local_folder_then_reuse_the_cache(app, tmp_path, tiny_im
         str(tiny_images.folder),
         "--out",
         str(out),
-        "--batch-size",
+        "--forward-batch",
         "3",
     ]
     first = CliRunner().invoke(app, [*args, "--quiet"])
@@ -80,7 +83,26 @@ def test_errors_are_refine_errors(app, tmp_path, hf_offline):
         app, ["extract", "-D", "cifar10", "--backbone", "eat", "--out", str(tmp_path)]
     )
     assert bad.exit_code != 0 and "takes audio input" in str(bad.exception)
-    zero = CliRunner().invoke(app, ["extract", "--dataset", "cifar10", "--batch-size", "0"])
-    assert zero.exit_code == 2  # typer validates the range before anything runs
+    for flag in ("--forward-batch", "--batch-size"):
+        zero = CliRunner().invoke(app, ["extract", "--dataset", "cifar10", flag, "0"])
+        assert zero.exit_code == 2  # typer validates the range before anything runs
     missing = CliRunner().invoke(app, ["extract"])
     assert missing.exit_code == 2 and "--dataset" in missing.output
+
+
+def test_forward_batch_reaches_the_extraction_and_batch_size_is_its_deprecated_alias(
+    app, monkeypatch
+):
+    import refine.datasets.extraction as extraction
+
+    seen = []
+    monkeypatch.setattr(
+        extraction, "extract_dataset", lambda name, **kw: seen.append(kw["extract_batch_size"])
+    )
+    base = ["extract", "--dataset", "cifar10", "--quiet"]
+    assert CliRunner().invoke(app, base).exit_code == 0
+    assert CliRunner().invoke(app, [*base, "--forward-batch", "5"]).exit_code == 0
+    old = CliRunner().invoke(app, [*base, "--batch-size", "7"])
+    assert old.exit_code == 0
+    assert seen == [64, 5, 7]
+    assert "deprecated" in old.stderr and "--forward-batch" in old.stderr

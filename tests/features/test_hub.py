@@ -12,7 +12,7 @@ from refine.datasets.hub import HUB_DATASETS, open_split
 from refine.errors import ConfigError, DataError
 from refine.features import load_features_dataset
 
-# refine.md §3: classes and b of every dataset
+# the paper's Table 1 (and the CVPR version's medical data sets): classes and b of every dataset
 PAPER_TABLE = {
     "cifar10": (10, 10),
     "cifar100": (100, 100),
@@ -21,6 +21,8 @@ PAPER_TABLE = {
     "snacks": (20, 20),
     "dopanim": (15, 50),
     "esc50": (50, 20),
+    "bloodmnist": (8, 10),
+    "dermamnist": (7, 10),
 }
 
 
@@ -46,6 +48,8 @@ def test_hub_ids_splits_and_columns_are_documented():
         "snacks": ("Matthijs/snacks", "refs/convert/parquet", "train", "test", "image", "label"),
         "dopanim": (None, None, "train", "test", "image", "label"),
         "esc50": ("ashraq/esc50", None, "train", None, "audio", "target"),
+        "bloodmnist": (None, None, "train", "test", "image", "label"),
+        "dermamnist": (None, None, "train", "test", "image", "label"),
     }
     assert HUB_DATASETS["esc50"].test_fraction == 0.2
     assert [s.n_train for s in HUB_DATASETS.values()] == [
@@ -56,6 +60,8 @@ def test_hub_ids_splits_and_columns_are_documented():
         4_838,
         10_484,
         1_600,
+        11_959,
+        7_007,
     ]
 
 
