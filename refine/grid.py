@@ -17,8 +17,13 @@ Engines
     made a Refine query 10× slower on 2 cores in our measurements.
 ``"ray"``
     One Ray task per trial (``ray.init(address=...)`` for an existing cluster, a local instance
-    otherwise). Tasks are retried when their worker dies; with CUDA present each trial asks for a
-    GPU fraction (``gpu_fraction``).
+    otherwise). Tasks are retried when their worker dies; trials whose ``device`` is CUDA ask for
+    a GPU fraction (``gpu_fraction``), CPU trials for none.
+
+Data: trials read cached features only (:func:`refine.trial_data.load_trial_dataset`); a grid
+never downloads a dataset or runs a backbone. Each trial's ``spec.device`` is where its head
+trains (set it with ``make_grid(..., device="cuda")``; the reproduction scripts pass
+``--device``).
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from refine.errors import ConfigError, MissingDependencyError, check_positive_int, unknown_choice
+from refine.head import resolve_device
 from refine.loop import TrialSpec, run_trial
 from refine.parallel import default_jobs, limit_threads, max_threads
 
@@ -52,19 +58,29 @@ class GridTrial:
 
 @functools.lru_cache(maxsize=4)
 def _load(dataset: str, params_items: tuple) -> object:
-    from refine.datasets import load_dataset
+    from refine.trial_data import load_trial_dataset
 
-    return load_dataset(dataset, **dict(params_items))
+    return load_trial_dataset(dataset, **dict(params_items))
 
 
 def _freeze(d: dict) -> tuple:
     return tuple(sorted((k, str(v) if isinstance(v, Path) else v) for k, v in d.items()))
 
 
+def load_trial_data(trial: GridTrial) -> object:
+    """The dataset of ``trial`` (cached per process; features only, never extracted)."""
+    return _load(trial.spec.dataset, _freeze(trial.dataset_params))
+
+
+def uses_cuda(trials: Iterable[GridTrial]) -> bool:
+    """Whether any trial trains its head on a CUDA device."""
+    return any(str(t.spec.device).startswith("cuda") for t in trials)
+
+
 def run_one(trial: GridTrial, out_dir: str) -> dict:
     """Run (or resume, or skip) one trial; return a small status record (picklable)."""
     try:
-        data = _load(trial.spec.dataset, _freeze(trial.dataset_params))
+        data = load_trial_data(trial)
         df = run_trial(data, trial.spec, out_dir, resume=True)
         return {
             "key": trial.key(),
@@ -140,7 +156,8 @@ def run_grid(
     address : str, optional
         Address of an existing Ray cluster (``"auto"`` or ``"ray://host:port"``).
     gpu_fraction : float, optional
-        GPUs per trial on Ray (default: 1/n_workers when CUDA is available, else 0).
+        GPUs per trial on Ray (default: 1/n_workers when the trials' device is CUDA, else 0:
+        CPU trials never hold a GPU).
     on_done : callable, optional
         Called with each status record as trials finish (progress bars).
     max_retries : int
@@ -163,6 +180,9 @@ def run_grid(
         raise ConfigError(
             "the grid contains duplicate trials (same dataset/backbone/strategy/seed)"
         )
+    if engine == "local" or address is None:  # a remote cluster's GPUs are not visible here
+        for dev in sorted({str(t.spec.device) for t in trials}):
+            resolve_device(dev)  # an unavailable device fails here, not in every trial
     out = str(out_dir)
     Path(out).mkdir(parents=True, exist_ok=True)
     done_cb = on_done or (lambda rec: None)
@@ -214,12 +234,10 @@ def _run_ray(trials, out, n_workers, address, gpu_fraction, done_cb, max_retries
         ray.init(include_dashboard=False, log_to_driver=False, **kw)
         started = True
     try:
-        import torch
-
         gpus = (
             gpu_fraction
             if gpu_fraction is not None
-            else (1.0 / n_workers if torch.cuda.is_available() else 0.0)
+            else (1.0 / n_workers if uses_cuda(trials) else 0.0)
         )
         remote = ray.remote(
             num_cpus=1, num_gpus=gpus, max_retries=max_retries, retry_exceptions=False

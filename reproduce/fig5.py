@@ -46,7 +46,7 @@ def build(ctx: Context) -> list:
     ax.tick_params(axis="x", labelsize=7)
     paths = save_figure(fig, out / f"fig5a_{ctx.preset.name}")
     sub = df[df.strategy.isin(["random", "alfamix", "alfamix+filter", "bait", "bait+filter"])]
-    if ctx.preset.name == "paper":
+    if ctx.preset.paper_panels:
         sub = sub[sub.backbone == "dinov3"]
     paths += save_figure(
         curves_figure(sub, False, "Fig. 5(b): ALFA-Mix and BAIT"), out / f"fig5b_{ctx.preset.name}"
