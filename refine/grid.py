@@ -99,6 +99,27 @@ def run_one(trial: GridTrial, out_dir: str) -> dict:
         }
 
 
+def finished_record(trial: GridTrial, out_dir: str) -> dict | None:
+    """The status record of ``trial`` if ``out_dir`` holds its complete results, else None.
+
+    Lets a rerun skip finished trials without starting worker processes or a Ray instance;
+    results of another configuration are left to :func:`run_one`, which reports the conflict.
+    """
+    from refine.io import read_parquet_with_metadata
+    from refine.loop import spec_identity
+
+    path = trial.spec.result_path(out_dir)
+    if not path.exists():
+        return None
+    try:
+        df, meta = read_parquet_with_metadata(path)
+    except Exception:  # noqa: BLE001 - unreadable: run_one rewrites or reports it
+        return None
+    if not meta.get("complete") or spec_identity(meta.get("spec")) != trial.spec.identity():
+        return None
+    return {"key": trial.key(), "ok": True, "aulc": float(df.accuracy.mean()), "skipped": True}
+
+
 def make_grid(
     dataset: str,
     strategies: Iterable[str],
@@ -186,8 +207,24 @@ def run_grid(
     out = str(out_dir)
     Path(out).mkdir(parents=True, exist_ok=True)
     done_cb = on_done or (lambda rec: None)
+    finished = {}
+    for t in trials:
+        rec = finished_record(t, out)
+        if rec is not None:
+            done_cb(rec)
+            finished[rec["key"]] = rec
+    todo = [t for t in trials if t.key() not in finished]
+    if not todo:
+        return [finished[k] for k in keys]
     if engine == "ray":
-        return _run_ray(trials, out, n_workers, address, gpu_fraction, done_cb, max_retries)
+        recs = _run_ray(todo, out, n_workers, address, gpu_fraction, done_cb, max_retries)
+    else:
+        recs = _run_local(todo, out, n_workers, threads_per_worker, done_cb)
+    by_key = {**finished, **{r["key"]: r for r in recs}}
+    return [by_key[k] for k in keys]
+
+
+def _run_local(trials, out, n_workers, threads_per_worker, done_cb):
     if n_workers == 1:
         records = []
         for t in trials:
@@ -217,8 +254,7 @@ def run_grid(
                 }
             done_cb(rec)
             records.append(rec)
-    order = {k: i for i, k in enumerate(keys)}
-    return sorted(records, key=lambda r: order[r["key"]])
+    return records  # run_grid puts them in the order of the grid
 
 
 def _run_ray(trials, out, n_workers, address, gpu_fraction, done_cb, max_retries):

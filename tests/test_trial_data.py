@@ -169,7 +169,7 @@ def test_reproduce_passes_the_device_to_every_trial():
 
     ctx = Context(get_preset("rehearsal"), device="cuda:1", features_dir="/f")
     trials = trials_for(ctx, ctx.preset.main, {"random": ("random", {}), "m": ("margin", {})})
-    assert len(trials) == 3 * 2 * 2
+    assert len(trials) == 4 * 2 * 2
     assert {t.spec.device for t in trials} == {"cuda:1"}
     assert {t.dataset_params["pretrained"] for t in trials} == {False}
     assert {t.dataset_params["batch_size"] for t in trials} == {3}
