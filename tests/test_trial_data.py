@@ -19,8 +19,6 @@ from typer.testing import CliRunner
 from refine.cli import app
 from refine.errors import ConfigError
 from refine.features import FeaturesNotFoundError
-from refine.grid import GridTrial, run_grid, uses_cuda
-from refine.loop import TrialSpec
 from refine.trial_data import extract_command, load_trial_dataset
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -120,28 +118,6 @@ def test_paper_preset_without_features_prints_one_line_and_exits_2(tmp_path):
     args = suggested_command(lines[0])
     assert {a for a in args if a.startswith("--")} <= extract_options()
     assert "--dataset-param" not in lines[0] and "Traceback" not in proc.stderr
-
-
-def _trials(device: str) -> list[GridTrial]:
-    return [
-        GridTrial(TrialSpec("digits", "raw", "random", s, n_cycles=1, device=device))
-        for s in (1, 2)
-    ]
-
-
-def test_grid_rejects_an_unavailable_device_before_any_trial(tmp_path):
-    import torch
-
-    if torch.cuda.is_available():
-        pytest.skip("this machine has CUDA; the check is for machines without it")
-    with pytest.raises(ConfigError, match="CUDA is not available"):
-        run_grid(_trials("cuda"), tmp_path)
-    assert not any(tmp_path.rglob("*.parquet"))
-
-
-def test_ray_reserves_gpus_only_for_cuda_trials():
-    assert uses_cuda(_trials("cuda")) and uses_cuda(_trials("cuda:1"))
-    assert not uses_cuda(_trials("cpu"))
 
 
 def test_paper_grid_uses_each_datasets_batch_size():
