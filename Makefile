@@ -1,20 +1,33 @@
 # One-command set-up on a fresh machine (no GPU, no network beyond the package index).
 #   make demo   – create .venv, install refine, run the demo AL experiment on digits
 #   make test   – create .venv with the dev extras, run the whole test suite
-#   make reproduce-table2 [PRESET=cpu|paper] [WORKERS=2] [ENGINE=local|ray]  – one artefact
+#   make reproduce-table2 [PRESET=cpu|paper|rehearsal] [WORKERS=2] [ENGINE=local|ray] [DEVICE=auto]  – one artefact
 #   make reproduce-all PRESET=cpu  – every table and figure into paper_figures/
+#   make rehearsal  – the paper preset's code path on generated data (into results/rehearsal/)
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PRESET ?= cpu
 WORKERS ?= 2
 ENGINE ?= local
+DEVICE ?= auto
 ARTEFACTS := table1 table2 fig1 fig2 fig3 fig4 fig5 fig6 fig8 appendix theory longtail medical bad_apples query_size
 DEMO_OUT ?= results/demo
 # Tests run in 2 xdist workers; one BLAS/torch thread each avoids oversubscribing the 2 cores.
 TEST_ENV := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TRANSFORMERS_OFFLINE=1 MPLBACKEND=Agg PYTHONHASHSEED=0
 
-.PHONY: help install install-dev demo test notebooks lint format bench clean reproduce-all $(addprefix reproduce-,$(ARTEFACTS)) reproduce-fig5a reproduce-fig5b reproduce-figs9-13
+# What `make reproduce-*` installs besides the core: the paper and rehearsal presets read image
+# and audio features (backbones, audio) and may run on Ray (distributed); ENGINE=ray needs ray.
+comma := ,
+empty :=
+space := $(empty) $(empty)
+EXTRAS_paper := backbones audio distributed
+EXTRAS_rehearsal := backbones audio distributed
+REPRO_EXTRAS := $(subst $(space),-,$(strip $(sort $(EXTRAS_$(PRESET)) $(if $(filter ray,$(ENGINE)),distributed))))
+REPRO_INSTALL := $(if $(REPRO_EXTRAS),$(VENV)/.installed-x-$(REPRO_EXTRAS),$(VENV)/.installed-core)
+REPRO_ARGS = --preset $(PRESET) --workers $(WORKERS) --engine $(ENGINE) --device $(DEVICE)
+
+.PHONY: help install install-dev demo test notebooks lint format bench clean rehearsal reproduce-all $(addprefix reproduce-,$(ARTEFACTS)) reproduce-fig5a reproduce-fig5b reproduce-figs9-13
 
 help:
 	@grep -E '^#  ' Makefile | sed 's/^#  //'
@@ -34,6 +47,10 @@ $(VENV)/.installed-dev: pyproject.toml | $(PY)
 # the theory report (reproduce-theory, and reproduce-all which includes it) needs the theory extra
 $(VENV)/.installed-theory: pyproject.toml | $(PY)
 	$(PY) -m pip install -q -e ".[theory]"
+	touch $@ $(VENV)/.installed-core
+
+$(VENV)/.installed-x-%: pyproject.toml | $(PY)
+	$(PY) -m pip install -q -e ".[$(subst -,$(comma),$*)]"
 	touch $@ $(VENV)/.installed-core
 
 install: $(VENV)/.installed-core
@@ -67,13 +84,16 @@ bench: $(VENV)/.installed-dev
 clean:
 	rm -rf $(VENV) results .pytest_cache .ruff_cache
 
-$(addprefix reproduce-,$(ARTEFACTS)): reproduce-%: $(VENV)/.installed-core
-	$(PY) -m reproduce $* --preset $(PRESET) --workers $(WORKERS) --engine $(ENGINE)
+$(addprefix reproduce-,$(ARTEFACTS)): reproduce-%: $(REPRO_INSTALL)
+	$(PY) -m reproduce $* $(REPRO_ARGS)
 
 reproduce-theory reproduce-all: $(VENV)/.installed-theory
 
 reproduce-fig5a reproduce-fig5b: reproduce-fig5
 reproduce-figs9-13: reproduce-appendix
 
-reproduce-all: $(VENV)/.installed-core
-	$(PY) -m reproduce all --preset $(PRESET) --workers $(WORKERS) --engine $(ENGINE)
+reproduce-all: $(REPRO_INSTALL)
+	$(PY) -m reproduce all $(REPRO_ARGS)
+
+rehearsal: $(VENV)/.installed-x-audio-backbones-distributed
+	$(TEST_ENV) $(PY) -m reproduce all --preset rehearsal --workers $(WORKERS) --engine $(ENGINE) --device $(DEVICE)

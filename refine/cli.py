@@ -164,9 +164,19 @@ def run(
         str | None, typer.Option(help="Backbone of image/audio datasets (e.g. dinov2, clip).")
     ] = None,
     features_dir: Annotated[
-        Path | None, typer.Option(help="Feature cache folder for image/audio datasets.")
+        Path | None,
+        typer.Option(
+            help="Feature cache of image/audio datasets, written by `refine extract` (default: "
+            "features/). A run only reads it: it never downloads data or runs a backbone."
+        ),
     ] = None,
-    device: Annotated[str, typer.Option(help="Torch device: cpu, cuda, cuda:N or auto.")] = "cpu",
+    device: Annotated[
+        str,
+        typer.Option(
+            help="Torch device of head training: cpu, cuda, cuda:N or auto (CUDA when "
+            "available; the choice is printed)."
+        ),
+    ] = "auto",
     epochs: Annotated[int, typer.Option(min=1, help="Head training epochs (paper: 200).")] = 200,
     param: Annotated[
         list[str] | None,
@@ -192,8 +202,7 @@ def run(
     """Run AL trials (dataset × strategies × seeds) and write their results tables."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from refine.datasets import dataset_entry, load_dataset
-    from refine.head import HeadConfig, resolve_device
+    from refine.head import HeadConfig
     from refine.loop import TrialSpec, run_trial
     from refine.parallel import with_jobs
     from refine.strategies import make_strategy
@@ -205,24 +214,8 @@ def run(
     for n in names:
         make_strategy(n, **strategy_params[n]).check_params()  # and on invalid values
     seed_list = parse_seeds(seeds)
-    resolve_device(device)
-    entry = dataset_entry(dataset)
-    ds_params = parse_params(dataset_param)
-    if entry.needs_features:
-        ds_params.update(
-            {
-                k: v
-                for k, v in dict(
-                    backbone=backbone, features_dir=features_dir, device=device
-                ).items()
-                if v is not None
-            }
-        )
-    elif backbone is not None or features_dir is not None:
-        raise ConfigError(
-            f"dataset {dataset!r} has fixed features; --backbone/--features-dir do not apply"
-        )
-    data = load_dataset(dataset, **ds_params)
+    device = _run_device(device, quiet)
+    data = _run_data(dataset, backbone, features_dir, parse_params(dataset_param))
     b = batch_size if batch_size is not None else data.batch_size
     specs = [
         TrialSpec(
@@ -268,6 +261,38 @@ def run(
                 f"final acc {df.accuracy.iloc[-1]:.4f}"
             )
     console.print(f"results written to {out}/  ·  summarise with: refine report {out}")
+
+
+def _run_device(device: str, quiet: bool) -> str:
+    """The concrete device of ``refine run`` (``auto`` resolved), printed to stderr."""
+    from refine.head import resolve_device
+
+    dev = str(resolve_device(device))
+    if not quiet:
+        why = " (auto: no CUDA device found)" if device == "auto" and dev == "cpu" else ""
+        err_console.print(f"heads train on {dev}{why}", highlight=False)
+    return dev
+
+
+def _run_data(dataset: str, backbone: str | None, features_dir: Path | None, params: dict):
+    """The dataset of ``refine run``: cached features only, never downloaded or extracted.
+
+    Missing features raise one line naming the ``refine extract`` command
+    (:func:`refine.trial_data.load_trial_dataset`).
+    """
+    from refine.datasets import dataset_entry
+    from refine.trial_data import load_trial_dataset
+
+    if dataset_entry(dataset).needs_features:
+        if backbone is not None:
+            params["backbone"] = backbone
+        if features_dir is not None:
+            params["features_dir"] = features_dir
+    elif backbone is not None or features_dir is not None:
+        raise ConfigError(
+            f"dataset {dataset!r} has fixed features; --backbone/--features-dir do not apply"
+        )
+    return load_trial_dataset(dataset, **params)
 
 
 def _preflight(data, specs, out: Path, resume: bool) -> None:

@@ -35,10 +35,10 @@ def extract(
         typer.Option(
             "--device",
             "-d",
-            help="Where the backbone runs: cpu, cuda, cuda:N, mps or auto (CUDA when available). "
-            "An unavailable device is an error, never a silent fallback.",
+            help="Where the backbone runs: cpu, cuda, cuda:N, mps or auto (CUDA when available; "
+            "the choice is printed). An unavailable device is an error, never a silent fallback.",
         ),
-    ] = "cpu",
+    ] = "auto",
     out: Annotated[
         Path,
         typer.Option(
@@ -131,7 +131,7 @@ def extract(
         dataset,
         backbone=backbone,
         features_dir=out,
-        device=device,
+        device=_extract_device(device, quiet),
         data_dir=data_dir,
         pretrained=not random_weights,
         weights_path=weights,
@@ -160,3 +160,20 @@ def extract(
             res.path.name,
         )
     Console().print(table)
+
+
+def _extract_device(device: str, quiet: bool) -> str:
+    """``auto`` resolved to a concrete device (:func:`refine.head.resolve_device`), printed.
+
+    Other names are passed on as given and validated where the backbone is built.
+    """
+    import sys
+
+    from refine.head import resolve_device
+
+    auto = device.strip().lower() == "auto"
+    dev = str(resolve_device("auto")) if auto else device
+    if not quiet:
+        why = " (auto: no CUDA device found; extraction on a CPU is slow)" if dev == "cpu" else ""
+        print(f"extracting on {dev}{why if auto else ''}", file=sys.stderr, flush=True)
+    return dev

@@ -17,8 +17,13 @@ Engines
     made a Refine query 10× slower on 2 cores in our measurements.
 ``"ray"``
     One Ray task per trial (``ray.init(address=...)`` for an existing cluster, a local instance
-    otherwise). Tasks are retried when their worker dies; with CUDA present each trial asks for a
-    GPU fraction (``gpu_fraction``).
+    otherwise). Tasks are retried when their worker dies; trials whose ``device`` is CUDA ask for
+    a GPU fraction (``gpu_fraction``), CPU trials for none.
+
+Data: trials read cached features only (:func:`refine.trial_data.load_trial_dataset`); a grid
+never downloads a dataset or runs a backbone. Each trial's ``spec.device`` is where its head
+trains (set it with ``make_grid(..., device="cuda")``; the reproduction scripts pass
+``--device``).
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from refine.errors import ConfigError, MissingDependencyError, check_positive_int, unknown_choice
+from refine.head import resolve_device
 from refine.loop import TrialSpec, run_trial
 from refine.parallel import default_jobs, limit_threads, max_threads
 
@@ -52,19 +58,29 @@ class GridTrial:
 
 @functools.lru_cache(maxsize=4)
 def _load(dataset: str, params_items: tuple) -> object:
-    from refine.datasets import load_dataset
+    from refine.trial_data import load_trial_dataset
 
-    return load_dataset(dataset, **dict(params_items))
+    return load_trial_dataset(dataset, **dict(params_items))
 
 
 def _freeze(d: dict) -> tuple:
     return tuple(sorted((k, str(v) if isinstance(v, Path) else v) for k, v in d.items()))
 
 
+def load_trial_data(trial: GridTrial) -> object:
+    """The dataset of ``trial`` (cached per process; features only, never extracted)."""
+    return _load(trial.spec.dataset, _freeze(trial.dataset_params))
+
+
+def uses_cuda(trials: Iterable[GridTrial]) -> bool:
+    """Whether any trial trains its head on a CUDA device."""
+    return any(str(t.spec.device).startswith("cuda") for t in trials)
+
+
 def run_one(trial: GridTrial, out_dir: str) -> dict:
     """Run (or resume, or skip) one trial; return a small status record (picklable)."""
     try:
-        data = _load(trial.spec.dataset, _freeze(trial.dataset_params))
+        data = load_trial_data(trial)
         df = run_trial(data, trial.spec, out_dir, resume=True)
         return {
             "key": trial.key(),
@@ -81,6 +97,27 @@ def run_one(trial: GridTrial, out_dir: str) -> dict:
             "traceback": traceback.format_exc(),
             "pid": os.getpid(),
         }
+
+
+def finished_record(trial: GridTrial, out_dir: str) -> dict | None:
+    """The status record of ``trial`` if ``out_dir`` holds its complete results, else None.
+
+    Lets a rerun skip finished trials without starting worker processes or a Ray instance;
+    results of another configuration are left to :func:`run_one`, which reports the conflict.
+    """
+    from refine.io import read_parquet_with_metadata
+    from refine.loop import spec_identity
+
+    path = trial.spec.result_path(out_dir)
+    if not path.exists():
+        return None
+    try:
+        df, meta = read_parquet_with_metadata(path)
+    except Exception:  # noqa: BLE001 - unreadable: run_one rewrites or reports it
+        return None
+    if not meta.get("complete") or spec_identity(meta.get("spec")) != trial.spec.identity():
+        return None
+    return {"key": trial.key(), "ok": True, "aulc": float(df.accuracy.mean()), "skipped": True}
 
 
 def make_grid(
@@ -140,7 +177,8 @@ def run_grid(
     address : str, optional
         Address of an existing Ray cluster (``"auto"`` or ``"ray://host:port"``).
     gpu_fraction : float, optional
-        GPUs per trial on Ray (default: 1/n_workers when CUDA is available, else 0).
+        GPUs per trial on Ray (default: 1/n_workers when the trials' device is CUDA, else 0:
+        CPU trials never hold a GPU).
     on_done : callable, optional
         Called with each status record as trials finish (progress bars).
     max_retries : int
@@ -163,11 +201,30 @@ def run_grid(
         raise ConfigError(
             "the grid contains duplicate trials (same dataset/backbone/strategy/seed)"
         )
+    if engine == "local" or address is None:  # a remote cluster's GPUs are not visible here
+        for dev in sorted({str(t.spec.device) for t in trials}):
+            resolve_device(dev)  # an unavailable device fails here, not in every trial
     out = str(out_dir)
     Path(out).mkdir(parents=True, exist_ok=True)
     done_cb = on_done or (lambda rec: None)
+    finished = {}
+    for t in trials:
+        rec = finished_record(t, out)
+        if rec is not None:
+            done_cb(rec)
+            finished[rec["key"]] = rec
+    todo = [t for t in trials if t.key() not in finished]
+    if not todo:
+        return [finished[k] for k in keys]
     if engine == "ray":
-        return _run_ray(trials, out, n_workers, address, gpu_fraction, done_cb, max_retries)
+        recs = _run_ray(todo, out, n_workers, address, gpu_fraction, done_cb, max_retries)
+    else:
+        recs = _run_local(todo, out, n_workers, threads_per_worker, done_cb)
+    by_key = {**finished, **{r["key"]: r for r in recs}}
+    return [by_key[k] for k in keys]
+
+
+def _run_local(trials, out, n_workers, threads_per_worker, done_cb):
     if n_workers == 1:
         records = []
         for t in trials:
@@ -197,8 +254,7 @@ def run_grid(
                 }
             done_cb(rec)
             records.append(rec)
-    order = {k: i for i, k in enumerate(keys)}
-    return sorted(records, key=lambda r: order[r["key"]])
+    return records  # run_grid puts them in the order of the grid
 
 
 def _run_ray(trials, out, n_workers, address, gpu_fraction, done_cb, max_retries):
@@ -214,12 +270,10 @@ def _run_ray(trials, out, n_workers, address, gpu_fraction, done_cb, max_retries
         ray.init(include_dashboard=False, log_to_driver=False, **kw)
         started = True
     try:
-        import torch
-
         gpus = (
             gpu_fraction
             if gpu_fraction is not None
-            else (1.0 / n_workers if torch.cuda.is_available() else 0.0)
+            else (1.0 / n_workers if uses_cuda(trials) else 0.0)
         )
         remote = ray.remote(
             num_cpus=1, num_gpus=gpus, max_retries=max_retries, retry_exceptions=False

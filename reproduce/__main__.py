@@ -1,12 +1,13 @@
-"""``python -m reproduce ARTEFACT [--preset cpu|paper] ...``: build one artefact or all of them."""
+"""``python -m reproduce ARTEFACT [--preset cpu|rehearsal|paper] ...``: one artefact or all."""
 
 from __future__ import annotations
 
 import argparse
 import importlib
-import time
+import sys
 
-from reproduce.common import add_common_args, context_from_args
+from refine.errors import RefineError
+from reproduce.common import add_common_args, context_from_args, run_artefacts
 
 ARTEFACTS = {
     "table1": "reproduce.table1",
@@ -32,16 +33,14 @@ def main(argv=None) -> None:
     ap.add_argument("artefact", choices=[*ARTEFACTS, "all"])
     add_common_args(ap)
     args = ap.parse_args(argv)
-    ctx = context_from_args(args)
+    try:
+        ctx = context_from_args(args)
+    except RefineError as exc:
+        print(f"error: {exc}", file=sys.stderr, flush=True)
+        raise SystemExit(2) from None
     names = list(ARTEFACTS) if args.artefact == "all" else [args.artefact]
-    timings = {}
-    for name in names:
-        t0 = time.perf_counter()
-        for p in importlib.import_module(ARTEFACTS[name]).build(ctx):
-            ctx.log(f"wrote {p}")
-        timings[name] = time.perf_counter() - t0
-    for name, secs in timings.items():
-        ctx.log(f"{name:>10s}: {secs:7.1f} s")
+    builders = {n: importlib.import_module(ARTEFACTS[n]).build for n in names}
+    run_artefacts(ctx, names, builders)
 
 
 if __name__ == "__main__":

@@ -4,27 +4,37 @@ Every artefact writes under ``paper_figures/<artefact>/``: the raw results table
 (``results_<preset>.parquet``), its figure(s) as PNG and PDF and a markdown table. Trials run
 through :func:`refine.grid.run_grid` into ``results/reproduce/<preset>/<grid>/`` (one file per
 trial, resumable); ``--from-results`` redraws from the saved raw table without recomputing.
+The ``rehearsal`` preset writes everything (generated data, features, runs, figures) under
+``results/rehearsal/`` instead (``--rehearsal-dir``), never into ``paper_figures/``.
+
+Trials read cached features only (:mod:`refine.trial_data`): before a grid starts, the features
+of each of its settings are loaded once, so missing features stop the script with one line
+naming the ``refine extract`` command (exit status 2), not with a failure per trial.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
+import sys
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
-from refine.grid import GridTrial, run_grid
+from refine.errors import ConfigError, RefineError
+from refine.grid import GridTrial, load_trial_data, run_grid
 from refine.loop import TrialSpec
 from refine.plots import save_figure as _save
 from refine.results import load_results
-from reproduce.presets import Preset, Setting, get_preset
+from reproduce.presets import PRESETS, Preset, Setting, get_preset
 
 ROOT = Path(__file__).resolve().parent.parent
 FIGURES = ROOT / "paper_figures"
 RUNS = ROOT / "results" / "reproduce"
+REHEARSAL_DIR = ROOT / "results" / "rehearsal"
 
 
 @dataclass
@@ -40,11 +50,29 @@ class Context:
     figures: Path = FIGURES
     runs: Path = RUNS
     quiet: bool = False
+    #: Torch device of every trial's head (``--device``; ``auto`` is resolved before this).
+    device: str = "cpu"
+    #: Local weights per backbone (``--weights BACKBONE=PATH``): the features were extracted
+    #: with ``refine extract --weights PATH``.
+    weights: dict = field(default_factory=dict)
+    #: Where the rehearsal preset generates its data.
+    data_dir: Path | None = None
+    #: Why ``device`` was chosen (printed with every grid), e.g. " (auto: no CUDA device found)".
+    device_note: str = ""
 
     def out_dir(self, artefact: str) -> Path:
         d = self.figures / artefact
         d.mkdir(parents=True, exist_ok=True)
         return d
+
+    def dataset_params(self, setting: Setting) -> dict:
+        """The loader parameters of ``setting``'s features under this preset and options."""
+        extra = dict(self.preset.feature_params)
+        if setting.backbone in self.weights:
+            extra["weights_path"] = str(self.weights[setting.backbone])
+        elif not self.preset.pretrained:
+            extra["pretrained"] = False
+        return setting.dataset_params(self.features_dir, extra)
 
     def log(self, msg: str) -> None:
         if not self.quiet:
@@ -58,10 +86,15 @@ def trials_for(
 ) -> list[GridTrial]:
     """Grid trials: every setting × labelled strategy × seed of the preset.
 
-    ``strategies`` maps a results label to ``(registry spec, params)``.
+    ``strategies`` maps a results label to ``(registry spec, params)``. Each trial's AL batch
+    size b is its dataset's (refine.md §3), or the ``batch_size`` loader parameter of the preset.
     """
+    from refine.datasets import dataset_entry
+
     out = []
     for st in settings:
+        params_st = ctx.dataset_params(st)
+        b = int(params_st.get("batch_size") or dataset_entry(st.dataset).batch_size)
         for label, (spec, params) in strategies.items():
             for seed in ctx.preset.seeds:
                 out.append(
@@ -72,10 +105,12 @@ def trials_for(
                             strategy=spec,
                             seed=seed,
                             n_cycles=ctx.preset.n_cycles,
+                            batch_size=b,
                             strategy_params=dict(params),
+                            device=ctx.device,
                             label=None if label == spec else label,
                         ),
-                        st.dataset_params(ctx.features_dir),
+                        params_st,
                     )
                 )
     return out
@@ -94,6 +129,7 @@ def run_or_load(
             raise SystemExit(f"--from-results: {raw} does not exist; run without it first")
         return pd.read_parquet(raw)
     run_dir = ctx.runs / ctx.preset.name / grid
+    check_data(trials)
     t0 = time.perf_counter()
     done = {"n": 0}
 
@@ -102,7 +138,10 @@ def run_or_load(
         status = "ok" if rec.get("ok") else f"FAILED: {rec.get('error')}"
         ctx.log(f"  [{done['n']}/{len(trials)}] {rec['key']}: {status}")
 
-    ctx.log(f"{artefact}: {len(trials)} trials ({ctx.engine}, {ctx.workers} worker(s)) → {run_dir}")
+    ctx.log(
+        f"{artefact}: {len(trials)} trials ({ctx.engine}, {ctx.workers} worker(s), heads on "
+        f"{ctx.device}{ctx.device_note}) → {run_dir}"
+    )
     recs = run_grid(
         trials,
         run_dir,
@@ -121,6 +160,25 @@ def run_or_load(
     df.to_parquet(raw, index=False)
     ctx.log(f"{artefact}: {len(df)} rows in {time.perf_counter() - t0:.0f} s → {raw}")
     return df
+
+
+def check_data(trials: Iterable[GridTrial]) -> None:
+    """Load the features of every setting of ``trials`` once, before any trial runs.
+
+    Missing features raise :class:`refine.features.FeaturesNotFoundError` with one line naming
+    the ``refine extract`` command, instead of the same failure in every trial.
+    """
+    seen = set()
+    for t in trials:
+        key = (t.spec.dataset, repr(sorted(t.dataset_params.items())))
+        if key not in seen:
+            seen.add(key)
+            data = load_trial_data(t)
+            if data.batch_size != t.spec.batch_size:  # b is the dataset's (docs/protocol.md §3)
+                raise ConfigError(
+                    f"{t.spec.dataset}: trials use b = {t.spec.batch_size}, the dataset's b is "
+                    f"{data.batch_size}"
+                )
 
 
 def save_figure(fig, path_stem: Path) -> list[Path]:
@@ -153,34 +211,125 @@ def df_to_markdown(df: pd.DataFrame, floatfmt: str = "{:.2f}") -> str:
 
 
 def add_common_args(ap: argparse.ArgumentParser) -> None:
-    ap.add_argument("--preset", default="cpu", choices=["cpu", "paper"])
+    ap.add_argument("--preset", default="cpu", choices=list(PRESETS))
     ap.add_argument("--engine", default="local", choices=["local", "ray"])
     ap.add_argument("--workers", type=int, default=1, help="parallel trials")
     ap.add_argument("--address", default=None, help="Ray cluster address (engine ray)")
-    ap.add_argument("--features-dir", default="features", help="feature cache (paper preset)")
+    ap.add_argument(
+        "--device",
+        default="auto",
+        help="torch device of head training in every trial: cpu, cuda, cuda:N or auto (CUDA "
+        "when available; the choice is printed). With Ray, CUDA trials reserve 1/workers GPU",
+    )
+    ap.add_argument(
+        "--features-dir",
+        default=None,
+        help="feature cache written by `refine extract` (default: features/; rehearsal: "
+        "REHEARSAL_DIR/features)",
+    )
+    ap.add_argument(
+        "--weights",
+        action="append",
+        default=[],
+        metavar="BACKBONE=PATH",
+        help="features of BACKBONE were extracted with `refine extract --weights PATH` "
+        "(repeatable; offline machines)",
+    )
     ap.add_argument("--from-results", action="store_true", help="redraw from saved raw results")
-    ap.add_argument("--figures", type=Path, default=FIGURES, help="output root")
+    ap.add_argument(
+        "--figures",
+        type=Path,
+        default=None,
+        help="output root (default: paper_figures/; rehearsal: REHEARSAL_DIR/figures)",
+    )
+    ap.add_argument(
+        "--runs",
+        type=Path,
+        default=None,
+        help="trial results root (default: results/reproduce/; rehearsal: REHEARSAL_DIR/runs)",
+    )
+    ap.add_argument(
+        "--rehearsal-dir",
+        type=Path,
+        default=REHEARSAL_DIR,
+        help="working folder of the rehearsal preset: generated data, features, runs, figures",
+    )
     ap.add_argument("--quiet", action="store_true")
 
 
+def _parse_weights(items: list[str]) -> dict[str, str]:
+    out = {}
+    for item in items:
+        name, eq, path = item.partition("=")
+        if not eq or not name or not path:
+            raise ConfigError(f"--weights expects BACKBONE=PATH, got {item!r}")
+        out[name.strip()] = str(Path(path).expanduser().resolve())
+    return out
+
+
 def context_from_args(args: argparse.Namespace) -> Context:
-    return Context(
-        preset=get_preset(args.preset),
+    from refine.head import resolve_device
+
+    preset = get_preset(args.preset)
+    rehearsal = preset.prepare is not None
+    root = Path(args.rehearsal_dir).resolve()
+
+    def pick(value, paper_default: Path, rehearsal_name: str) -> Path:
+        if value is not None:
+            return Path(value).resolve()
+        return root / rehearsal_name if rehearsal else paper_default
+
+    device = str(resolve_device(args.device))
+    ctx = Context(
+        preset=preset,
         engine=args.engine,
         workers=args.workers,
         address=args.address,
-        features_dir=args.features_dir,
+        features_dir=str(pick(args.features_dir, Path("features").resolve(), "features")),
         from_results=args.from_results,
-        figures=args.figures,
+        figures=pick(args.figures, FIGURES, "figures"),
+        runs=pick(args.runs, RUNS, "runs"),
         quiet=args.quiet,
+        device=device,
+        weights=_parse_weights(args.weights),
+        data_dir=root / "data" if rehearsal else None,
+        device_note=" (auto: no CUDA device found)"
+        if args.device == "auto" and device == "cpu"
+        else (" (auto)" if args.device == "auto" else ""),
     )
+    return ctx
+
+
+def run_artefacts(ctx: Context, names: list[str], builders: dict[str, Callable]) -> None:
+    """Prepare the preset's data (rehearsal), build each artefact, print their timings.
+
+    The package's own errors (missing features, bad options) end the program with one line on
+    stderr and exit status 2, like the ``refine`` CLI.
+    """
+    try:
+        timings = {}
+        if ctx.preset.prepare and not ctx.from_results:
+            t0 = time.perf_counter()
+            importlib.import_module(ctx.preset.prepare).prepare(ctx)
+            timings["prepare"] = time.perf_counter() - t0
+        for name in names:
+            t0 = time.perf_counter()
+            for p in builders[name](ctx):
+                ctx.log(f"wrote {p}")
+            timings[name] = time.perf_counter() - t0
+    except RefineError as exc:
+        print(f"error: {exc}", file=sys.stderr, flush=True)
+        raise SystemExit(2) from None
+    for name, secs in timings.items():
+        ctx.log(f"{name:>10s}: {secs:7.1f} s")
 
 
 def script_main(name: str, build: Callable[[Context], list[Path]], doc: str | None) -> None:
     ap = argparse.ArgumentParser(prog=f"python -m reproduce.{name}", description=doc)
     add_common_args(ap)
-    ctx = context_from_args(ap.parse_args())
-    t0 = time.perf_counter()
-    for p in build(ctx):
-        ctx.log(f"wrote {p}")
-    ctx.log(f"{name} done in {time.perf_counter() - t0:.0f} s")
+    try:
+        ctx = context_from_args(ap.parse_args())
+    except RefineError as exc:
+        print(f"error: {exc}", file=sys.stderr, flush=True)
+        raise SystemExit(2) from None
+    run_artefacts(ctx, [name], {name: build})

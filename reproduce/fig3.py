@@ -14,7 +14,7 @@ PAPER_PANELS = {("cifar100", "food101", "tiny_imagenet", "dopanim"), ("dinov3", 
 
 def build(ctx: Context) -> list:
     df = main_grid(ctx, "fig3")
-    if ctx.preset.name == "paper":
+    if ctx.preset.paper_panels:
         df = df[
             df.dataset.isin(["cifar100", "food101", "tiny_imagenet", "dopanim"])
             & df.backbone.isin(["dinov3", "clip"])

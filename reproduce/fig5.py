@@ -39,7 +39,7 @@ def build(ctx: Context) -> list:
     fig = gain_bars_figure(table, "Fig. 5(a): strategy on the filtered vs the unfiltered pool")
     paths = save_figure(fig, out / f"fig5a_{ctx.preset.name}")
     sub = df[df.strategy.isin(["random", "alfamix", "alfamix+filter", "bait", "bait+filter"])]
-    if ctx.preset.name == "paper":
+    if ctx.preset.paper_panels:
         sub = sub[sub.backbone == "dinov3"]
     paths += save_figure(
         learning_curves_figure(sub, False, "Fig. 5(b): ALFA-Mix and BAIT"),

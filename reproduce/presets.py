@@ -1,11 +1,16 @@
-"""Presets of the reproduction: ``paper`` (the full protocol, GPU + data) and ``cpu`` (digits).
+"""Presets of the reproduction: ``paper`` (the full protocol, GPU + data), ``rehearsal`` (the paper
+preset's code path on generated data) and ``cpu`` (digits).
 
 ``paper`` follows refine.md §3/§6: six image datasets × three backbones on frozen features from
 the feature cache (``refine extract`` first), 10 seeds, 20 cycles, the published Refine defaults.
-``cpu`` runs the same code path on scikit-learn's embedded digits dataset (and a synthetic
+``rehearsal`` is a dress rehearsal of ``paper``: the same dataset and backbone names, the same
+feature-cache and grid code, every artefact, but on tiny datasets generated in the real formats
+(:mod:`reproduce.rehearsal_data`) and extracted with random-weight backbones of the real
+architectures, with 2 seeds and 2 cycles, so that CI catches any plumbing fault of the first real
+run. ``cpu`` runs the same code path on scikit-learn's embedded digits dataset (and a synthetic
 30-class pool where a figure needs more classes), sized to finish in minutes on 2 cores: fewer
 seeds and cycles, nothing else changed. Numbers from ``cpu`` check the pipeline and the
-qualitative claims, not the paper's values.
+qualitative claims, not the paper's values; numbers from ``rehearsal`` mean nothing at all.
 """
 
 from __future__ import annotations
@@ -16,6 +21,16 @@ from refine.errors import unknown_choice
 from refine.strategies.filtering import DEFAULT_ENSEMBLE
 
 PAPER_DATASETS = ("dopanim", "snacks", "cifar100", "food101", "tiny_imagenet")
+#: Every dataset a paper artefact reads: the main grid, Table 2 (CIFAR-10) and Fig. 8 (ESC-50).
+ALL_PAPER_DATASETS = (
+    "dopanim",
+    "snacks",
+    "cifar10",
+    "cifar100",
+    "food101",
+    "tiny_imagenet",
+    "esc50",
+)
 PAPER_BACKBONES = ("dinov2", "dinov3", "clip")
 SINGLE_STRATEGIES = DEFAULT_ENSEMBLE  # the nine single strategies = Refine's ensemble
 ENSEMBLES = ("selectal", "tcm", "tailor")
@@ -32,12 +47,14 @@ class Setting:
     backbone: str = "raw"
     params: tuple = ()
 
-    def dataset_params(self, features_dir: str | None) -> dict:
+    def dataset_params(self, features_dir: str | None, extra: dict | None = None) -> dict:
+        """Loader parameters: the setting's own, then ``extra`` (weights), then the cache."""
         p = dict(self.params)
         if self.backbone != "raw":
+            p.update(extra or {})
             p.update(backbone=self.backbone)
             if features_dir:
-                p.update(features_dir=features_dir)
+                p.update(features_dir=str(features_dir))
         return p
 
 
@@ -53,6 +70,16 @@ class Preset:
     fig8: tuple[Setting, ...]  # ESC-50 with EAT
     refine_params: dict = field(default_factory=dict)
     description: str = ""
+    #: Figures select the paper's panels (Fig. 3's backbones, Fig. 5(b)'s DINOv3).
+    paper_panels: bool = False
+    #: Features come from the published weights (False: random weights of the architecture).
+    pretrained: bool = True
+    #: Extra loader parameters of every feature dataset (e.g. a smaller AL batch b).
+    feature_params: tuple = ()
+    #: ``python -m theory report --quick`` instead of the full simulations.
+    theory_quick: bool = False
+    #: Module whose ``prepare(ctx)`` makes the preset's data and features before any artefact.
+    prepare: str | None = None
 
 
 PRESETS = {
@@ -66,6 +93,32 @@ PRESETS = {
         fig6=(Setting("cifar100", "dinov2"), Setting("cifar100", "dinov3")),
         fig8=(Setting("esc50", "eat"),),
         description="the paper's protocol: 10 seeds, 20 cycles, image datasets × backbones",
+        paper_panels=True,
+    ),
+    "rehearsal": Preset(
+        name="rehearsal",
+        seeds=(1, 2),
+        n_cycles=1,
+        # Every paper dataset and backbone name at least once, Fig. 3's panels (DINOv3, CLIP)
+        # and Fig. 5(b)'s DINOv3 included; one setting where the paper has two of a kind
+        # (Table 2, Fig. 6), since filtering queries cost the most.
+        main=(
+            Setting("dopanim", "dinov3"),
+            Setting("food101", "clip"),
+            Setting("tiny_imagenet", "dinov2"),
+            Setting("snacks", "dinov2"),
+        ),
+        table2=(Setting("cifar10", "dinov2"),),
+        fig5=(Setting("cifar100", "dinov2"), Setting("cifar100", "dinov3")),
+        fig6=(Setting("cifar100", "dinov2"),),
+        fig8=(Setting("esc50", "eat"),),
+        description="the paper preset's code path on generated data with random-weight "
+        "backbones, 2 seeds, 1 cycle, b = 3; its numbers mean nothing",
+        paper_panels=True,
+        pretrained=False,
+        feature_params=(("batch_size", 3),),
+        theory_quick=True,
+        prepare="reproduce.rehearsal_data",
     ),
     "cpu": Preset(
         name="cpu",

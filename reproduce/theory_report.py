@@ -9,7 +9,7 @@ def build(ctx: Context) -> list:
     from theory.report import build_report
 
     out = ctx.figures / "theory"
-    numbers = build_report(out, quick=False, seed=0)
+    numbers = build_report(out, quick=ctx.preset.theory_quick, seed=0)
     ctx.log(
         f"theory: {numbers['n_checks'] - len(numbers['checks_failed'])}/{numbers['n_checks']} checks pass"
     )
