@@ -30,11 +30,18 @@ def label(params: dict) -> str:
     )
 
 
-def configs() -> dict[tuple[str, object], dict]:
+def levels(preset=None) -> dict[str, tuple]:
+    """The values of each sub-table's parameter: the preset's (cpu: three) or the paper's six."""
+    own = getattr(preset, "table2_levels", None) or {}
+    return {sub: tuple(own.get(sub, spec["values"])) for sub, spec in TABLE2.items()}
+
+
+def configs(preset=None) -> dict[tuple[str, object], dict]:
     """(sub-table, value) → filter parameters."""
     out = {}
-    for sub, spec in TABLE2.items():
-        for v in spec["values"]:
+    for sub, values in levels(preset).items():
+        spec = TABLE2[sub]
+        for v in values:
             p = {"rounds": 5, "sample_ratio": 0.4, "draws_per_strategy": 5}
             p.update(TABLE2_FIXED[sub])
             p[PARAM_NAMES[spec["param"]]] = v
@@ -42,12 +49,17 @@ def configs() -> dict[tuple[str, object], dict]:
     return out
 
 
-def build(ctx: Context) -> list:
-    cfgs = configs()
+def trials(ctx: Context) -> list:
+    """The grid of Table 2: Random and ``filtered:random`` at every configuration of the preset."""
     strategies = {"random": ("random", {})}
-    for p in cfgs.values():
+    for p in configs(ctx.preset).values():
         strategies[label(p)] = ("filtered:random", {**p, **ctx.preset.refine_params})
-    df = run_or_load(ctx, "table2", "table2", trials_for(ctx, ctx.preset.table2, strategies))
+    return trials_for(ctx, ctx.preset.table2, strategies)
+
+
+def build(ctx: Context) -> list:
+    cfgs = configs(ctx.preset)
+    df = run_or_load(ctx, "table2", "table2", trials(ctx))
     summary = summary_table(df)
     out = ctx.out_dir("table2")
     rows = []
@@ -59,7 +71,7 @@ def build(ctx: Context) -> list:
                 & (summary.strategy == label(p))
             ]
             ours = float(s.gain_pct.iloc[0]) if len(s) else float("nan")
-            i = TABLE2[sub]["values"].index(v)
+            i = TABLE2[sub]["values"].index(v) if v in TABLE2[sub]["values"] else None
             ref_key = st.dataset if st.dataset in TABLE2[sub] else None
             row = {
                 "table": f"2({sub})",
@@ -68,8 +80,9 @@ def build(ctx: Context) -> list:
                 "ours (%)": ours,
             }
             for ds in ("cifar10", "snacks"):
-                row[f"paper {ds} (%)"] = TABLE2[sub][ds][i]
-            row["ours − paper"] = ours - TABLE2[sub][ref_key][i] if ref_key else float("nan")
+                row[f"paper {ds} (%)"] = TABLE2[sub][ds][i] if i is not None else float("nan")
+            known = ref_key and i is not None
+            row["ours − paper"] = ours - TABLE2[sub][ref_key][i] if known else float("nan")
             rows.append(row)
     table = pd.DataFrame(rows)
     table.to_csv(out / f"table2_{ctx.preset.name}.csv", index=False)
