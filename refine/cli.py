@@ -302,18 +302,37 @@ def report(
         Path | None, typer.Option(help="Where to write figures (default: RESULTS/figures).")
     ] = None,
     baseline: Annotated[str, typer.Option(help="Strategy the gains are relative to.")] = "random",
+    metric: Annotated[
+        str,
+        typer.Option(
+            help="Per-cycle score behind AULC, curves and win rates: accuracy or "
+            "balanced_accuracy (results must have that column)."
+        ),
+    ] = "accuracy",
+    stats: Annotated[
+        bool,
+        typer.Option(
+            "--stats",
+            help="Also print 95 % intervals (seeded stratified bootstrap over seeds), paired "
+            "Wilcoxon tests with Holm correction, win-rate intervals, BADGE's penalty matrix and "
+            "Friedman/Nemenyi ranks; write cd_diagram.png, penalty_matrix.png and their CSVs.",
+        ),
+    ] = False,
 ) -> None:
     """Print AULC / relative-gain / win-rate tables and write learning-curve figures."""
     from refine.errors import DataError
     from refine.loop import load_results
+    from refine.metrics import check_metric
     from refine.report import plot_learning_curves, plot_pool_trace, plot_win_rates, summarize
 
+    check_metric(None, metric)
     if not results.is_dir():
         raise DataError(f"results folder {results} does not exist")
     df = load_results(results)
     if df.empty:
         raise DataError(f"no results found under {results}")
-    tables = summarize(df, baseline)
+    check_metric(df, metric)
+    tables = summarize(df, baseline, metric)
     s = tables["summary"]
     for (ds, bb), g in s.groupby(["dataset", "backbone"]):
         t = Table(title=f"AULC · {ds} / {bb}")
@@ -344,13 +363,19 @@ def report(
             t.add_row(f"{i + 1} {name}", *cells)
         console.print(t)
     fig_dir = figures or (results / "figures")
-    paths = [plot_learning_curves(df, fig_dir / "learning_curves.png")]
+    paths = [plot_learning_curves(df, fig_dir / "learning_curves.png", metric=metric)]
     if baseline in set(df.strategy):
         paths.append(
-            plot_learning_curves(df, fig_dir / "relative_learning_curves.png", relative=True)
+            plot_learning_curves(
+                df, fig_dir / "relative_learning_curves.png", relative=True, metric=metric
+            )
         )
     if len(wr) > 1:
-        paths.append(plot_win_rates(df, fig_dir / "win_rates.png"))
+        paths.append(plot_win_rates(df, fig_dir / "win_rates.png", metric=metric))
+    if stats:
+        from refine.stats_report import stats_report
+
+        paths += stats_report(df, fig_dir, console, baseline=baseline, metric=metric)
     trace = plot_pool_trace(df, fig_dir / "pool_trace.png")
     if trace:
         paths.append(trace)

@@ -20,12 +20,18 @@ def _plt():
     return plt
 
 
-def plot_learning_curves(results: pd.DataFrame, path: str | Path, relative: bool = False) -> Path:
+def plot_learning_curves(
+    results: pd.DataFrame, path: str | Path, relative: bool = False, metric: str = "accuracy"
+) -> Path:
     """One panel per (dataset, backbone): mean accuracy (or gain over Random, pp) vs labels."""
     import seaborn as sns
 
     plt = _plt()
-    curves = relative_learning_curves(results) if relative else learning_curves(results)
+    curves = (
+        relative_learning_curves(results, metric=metric)
+        if relative
+        else learning_curves(results, metric)
+    )
     settings = list(curves.groupby(["dataset", "backbone"]).groups)
     fig, axes = plt.subplots(1, len(settings), figsize=(5.5 * len(settings), 4), squeeze=False)
     palette = dict(
@@ -65,13 +71,16 @@ def plot_learning_curves(results: pd.DataFrame, path: str | Path, relative: bool
 
 
 def plot_win_rates(
-    results: pd.DataFrame, path: str | Path, strategies: list[str] | None = None
+    results: pd.DataFrame,
+    path: str | Path,
+    strategies: list[str] | None = None,
+    metric: str = "accuracy",
 ) -> Path:
     """Heatmap of the win-rate matrix (paper Figs. 2 and 4)."""
     import seaborn as sns
 
     plt = _plt()
-    mat = win_rate_matrix(results, strategies) * 100
+    mat = win_rate_matrix(results, strategies, metric=metric) * 100
     fig, ax = plt.subplots(figsize=(1.0 + 0.6 * len(mat), 0.8 + 0.5 * len(mat)))
     sns.heatmap(mat, annot=True, fmt=".0f", cmap="RdBu_r", vmin=0, vmax=100, ax=ax, cbar=False)
     ax.set_title("win rate (%) of row over column")
@@ -138,6 +147,11 @@ def plot_pool_trace(results: pd.DataFrame, path: str | Path) -> Path | None:
     return path
 
 
-def summarize(results: pd.DataFrame, baseline: str = "random") -> dict[str, pd.DataFrame]:
+def summarize(
+    results: pd.DataFrame, baseline: str = "random", metric: str = "accuracy"
+) -> dict[str, pd.DataFrame]:
     """The report's tables: AULC summary (with gain over the baseline) and win rates."""
-    return {"summary": summary_table(results, baseline), "win_rates": win_rate_matrix(results)}
+    return {
+        "summary": summary_table(results, baseline, metric),
+        "win_rates": win_rate_matrix(results, metric=metric),
+    }
