@@ -2,6 +2,7 @@
 #   make demo   – create .venv, install refine, run the demo AL experiment on digits
 #   make test   – create .venv with the dev extras, run the whole test suite
 #   make reproduce-table2 [PRESET=cpu|paper] [WORKERS=2] [ENGINE=local|ray]  – one artefact
+#   make reproduce-claims [PRESET=cpu|paper]  – the claims ledger (paper_figures/claims/)
 #   make reproduce-all PRESET=cpu  – every table and figure into paper_figures/
 PYTHON ?= python3
 VENV   ?= .venv
@@ -9,7 +10,7 @@ PY     := $(VENV)/bin/python
 PRESET ?= cpu
 WORKERS ?= 2
 ENGINE ?= local
-ARTEFACTS := table1 table2 fig1 fig2 fig3 fig4 fig5 fig6 fig8 appendix theory
+ARTEFACTS := table1 table2 fig1 fig2 fig3 fig4 fig5 fig6 fig8 appendix theory claims
 DEMO_OUT ?= results/demo
 # Tests run in 2 xdist workers; one BLAS/torch thread each avoids oversubscribing the 2 cores.
 TEST_ENV := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TRANSFORMERS_OFFLINE=1 MPLBACKEND=Agg PYTHONHASHSEED=0

@@ -572,6 +572,22 @@ def penalty_matrix(
     )
 
 
+# --------------------------------------------------------------------------- trend
+def page_trend(scores: pd.DataFrame) -> tuple[float, float]:
+    """Page's L test for an increasing trend across ordered treatments (scipy's
+    ``page_trend_test``; Page, JASA 58, 1963).
+
+    ``scores`` is blocks × treatments with the columns in the hypothesised increasing order
+    (Table 2: seeds × the values of R, α or m); rows with NaN are dropped. Returns (L, p), the
+    one-sided p-value of "no trend" against "increasing".
+    """
+    data = scores.dropna(axis=0, how="any")
+    if data.shape[1] < 3 or data.shape[0] < 2:
+        raise DataError("Page's trend test needs at least 3 ordered treatments and 2 blocks")
+    r = sps.page_trend_test(data.to_numpy(dtype=float))
+    return float(r.statistic), float(r.pvalue)
+
+
 # --------------------------------------------------------------------------- power
 def seeds_needed(
     mean_diff: float, sd_diff: float, power: float = 0.8, alpha: float = 0.05

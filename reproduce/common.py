@@ -38,6 +38,7 @@ class Context:
     figures: Path = FIGURES
     runs: Path = RUNS
     quiet: bool = False
+    partial: bool = False
 
     def out_dir(self, artefact: str) -> Path:
         d = self.figures / artefact
@@ -172,6 +173,11 @@ def add_common_args(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--from-results", action="store_true", help="redraw from saved raw results")
     ap.add_argument("--figures", type=Path, default=FIGURES, help="output root")
     ap.add_argument("--quiet", action="store_true")
+    ap.add_argument(
+        "--partial",
+        action="store_true",
+        help="claims only: build the ledger from the trials finished so far, run nothing",
+    )
 
 
 def context_from_args(args: argparse.Namespace) -> Context:
@@ -184,6 +190,7 @@ def context_from_args(args: argparse.Namespace) -> Context:
         from_results=args.from_results,
         figures=args.figures,
         quiet=args.quiet,
+        partial=args.partial,
     )
 
 

@@ -365,3 +365,15 @@ def test_seeds_needed_matches_cohen_and_the_noncentral_t():
     assert seeds_needed(-0.5, 1.0) == 34
     with pytest.raises(ConfigError):
         seeds_needed(0.5, 1.0, power=1.5)
+
+
+def test_page_trend_by_hand_and_direction():
+    from refine.stats import page_trend
+
+    # Page (1963): L = Σ_j j · R_j; three blocks each ranking the three treatments 1, 2, 3
+    # in the hypothesised order give L = 1·3 + 2·6 + 3·9 = 42 (the maximum) and a small p
+    inc = pd.DataFrame([[0.1, 0.2, 0.3], [0.0, 0.5, 0.9], [1.0, 2.0, 3.0]])
+    L, p = page_trend(inc)
+    assert L == 42 and p < 0.01
+    L_rev, p_rev = page_trend(inc.iloc[:, ::-1])
+    assert L_rev == 1 * 9 + 2 * 6 + 3 * 3 and p_rev > 0.9
