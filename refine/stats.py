@@ -303,7 +303,7 @@ def curve_difference(
 # --------------------------------------------------------------------------- win rates
 def win_rate_intervals(
     results: pd.DataFrame,
-    rng: np.random.Generator,
+    rng: np.random.Generator | None,
     strategies: Sequence[str] | None = None,
     metric: str = "accuracy",
     method: str = "bootstrap",
@@ -314,6 +314,8 @@ def win_rate_intervals(
 
     Parameters
     ----------
+    rng : numpy.random.Generator or None
+        The bootstrap's randomness (unused, may be None, with ``method="wilson"``).
     method : {"bootstrap", "wilson"}
         ``"bootstrap"``: seeds resampled within each setting, pairs kept (the percentile
         interval; it collapses to a point when every resample wins, e.g. 10/10).
@@ -328,6 +330,8 @@ def win_rate_intervals(
     """
     if method not in ("bootstrap", "wilson"):
         raise unknown_choice("method", method, ("bootstrap", "wilson"))
+    if method == "bootstrap" and rng is None:
+        raise ConfigError("win_rate_intervals(method='bootstrap') needs a numpy Generator rng")
     pt = per_trial(results, metric)
     names = list(strategies or sorted(pt["strategy"].unique()))
     tables = []

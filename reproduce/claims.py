@@ -231,16 +231,7 @@ def mean_of_units(paired: dict, unit, rng, level=LEVEL):
 # --------------------------------------------------------------------------- Table 2
 def _table2_gains(df: pd.DataFrame, sub: str, preset) -> tuple[dict, list]:
     """Per setting, seeds × levels of relative gains (%) of filtered:random over Random."""
-    values = table2.levels(preset)[sub]
-    cfgs = table2.configs(preset)
-    labels = [table2.label(cfgs[(sub, v)]) for v in values]
-    paired = paired_aulc(df, ["random", *labels])
-    out = {}
-    for key, w in paired.items():
-        base = w["random"].to_numpy()
-        gains = (w[labels].to_numpy() - base[:, None]) / base.mean() * 100
-        out[key] = pd.DataFrame(gains, index=w.index, columns=list(values))
-    return out, list(values)
+    return table2.seed_gains(df, sub, preset), list(table2.levels(preset)[sub])
 
 
 def _slope(levels):
