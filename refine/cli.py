@@ -382,7 +382,7 @@ def report(
     s.to_csv(fig_dir / "summary.csv", index=False)
     wr.to_csv(fig_dir / "win_rates.csv")
     for p in paths:
-        console.print(f"figure: {p}")
+        console.print(f"{'table' if p.suffix == '.csv' else 'figure'}: {p}")
     for name in ("summary.csv", "win_rates.csv"):
         console.print(f"table: {fig_dir / name}")
 

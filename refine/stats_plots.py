@@ -21,8 +21,8 @@ def _plt():
 def plot_cd_diagram(test: RankTest, path: str | Path, title: str | None = None) -> Path:
     """Demšar's critical-difference diagram (scikit-posthocs' ``critical_difference_diagram``).
 
-    Methods joined by a bar do not differ by Nemenyi's test at ``test.alpha``; the CD is drawn
-    to scale above the axis.
+    Methods joined by a bar do not differ by Nemenyi's test at ``test.alpha`` (its p-values in
+    ``test.nemenyi_p``); the title gives the critical difference.
     """
     import scikit_posthocs as sp
 
