@@ -2,6 +2,7 @@
 #   make demo   – create .venv, install refine, run the demo AL experiment on digits
 #   make test   – create .venv with the dev extras, run the whole test suite
 #   make reproduce-table2 [PRESET=cpu|paper|rehearsal] [WORKERS=2] [ENGINE=local|ray] [DEVICE=auto]  – one artefact
+#   make reproduce-claims [PRESET=cpu|paper]  – the claims ledger (paper_figures/claims/)
 #   make reproduce-all PRESET=cpu  – every table and figure into paper_figures/
 #   make rehearsal  – the paper preset's code path on generated data (into results/rehearsal/)
 PYTHON ?= python3
@@ -11,7 +12,7 @@ PRESET ?= cpu
 WORKERS ?= 2
 ENGINE ?= local
 DEVICE ?= auto
-ARTEFACTS := table1 table2 fig1 fig2 fig3 fig4 fig5 fig6 fig8 appendix theory longtail medical bad_apples query_size
+ARTEFACTS := table1 table2 fig1 fig2 fig3 fig4 fig5 fig6 fig8 appendix theory claims longtail medical bad_apples query_size
 DEMO_OUT ?= results/demo
 # Tests run in 2 xdist workers; one BLAS/torch thread each avoids oversubscribing the 2 cores.
 TEST_ENV := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TRANSFORMERS_OFFLINE=1 MPLBACKEND=Agg PYTHONHASHSEED=0

@@ -312,6 +312,22 @@ def report(
         Path | None, typer.Option(help="Where to write figures (default: RESULTS/figures).")
     ] = None,
     baseline: Annotated[str, typer.Option(help="Strategy the gains are relative to.")] = "random",
+    metric: Annotated[
+        str,
+        typer.Option(
+            help="Per-cycle score behind AULC, curves and win rates: accuracy or "
+            "balanced_accuracy (results must have that column)."
+        ),
+    ] = "accuracy",
+    stats: Annotated[
+        bool,
+        typer.Option(
+            "--stats",
+            help="Also print 95 % intervals (seeded stratified bootstrap over seeds), paired "
+            "Wilcoxon tests with Holm correction, win-rate intervals, BADGE's penalty matrix and "
+            "Friedman/Nemenyi ranks; write cd_diagram.png, penalty_matrix.png and their CSVs.",
+        ),
+    ] = False,
 ) -> None:
     """Print AULC / relative-gain / win-rate tables and write learning-curve figures.
 
@@ -322,8 +338,10 @@ def report(
     from rich.markup import escape
 
     from refine.errors import DataError
+    from refine.metrics import check_metric
     from refine.results import load_configurations
 
+    check_metric(None, metric)
     if not results.is_dir():
         raise DataError(f"results folder {results} does not exist")
     folder = load_configurations(results)
@@ -353,16 +371,22 @@ def report(
         if several:
             console.rule(f"configuration: {escape(cfg.label)}")
         fig_dir = fig_root / cfg.slug if several else fig_root
-        _report_configuration(cfg.results, fig_dir, baseline, cfg.label if several else "")
+        _report_configuration(
+            cfg.results, fig_dir, baseline, cfg.label if several else "", metric, stats
+        )
 
 
-def _report_configuration(df, fig_dir: Path, baseline: str, label: str) -> None:
+def _report_configuration(
+    df, fig_dir: Path, baseline: str, label: str, metric: str = "accuracy", stats: bool = False
+) -> None:
     """Tables on the console, figures and CSV files in ``fig_dir``, for one configuration."""
     from rich.markup import escape
 
+    from refine.metrics import check_metric
     from refine.report import summarize, write_figures
 
-    tables = summarize(df, baseline)
+    check_metric(df, metric)
+    tables = summarize(df, baseline, metric)
     s = tables["summary"]
     for (ds, bb), g in s.groupby(["dataset", "backbone"]):
         t = Table(title=f"AULC · {ds} / {bb}" + (f" · {label}" if label else ""))
@@ -392,11 +416,15 @@ def _report_configuration(df, fig_dir: Path, baseline: str, label: str) -> None:
             cells = ("—" if v != v else f"{100 * v:.0f}" for v in row.to_numpy())
             t.add_row(escape(f"{i + 1} {name}"), *cells)
         console.print(t)
-    paths = write_figures(df, fig_dir, baseline, title=label)
+    paths = write_figures(df, fig_dir, baseline, title=label, metric=metric)
+    if stats:
+        from refine.stats_report import stats_report
+
+        paths += stats_report(df, fig_dir, console, baseline=baseline, metric=metric)
     s.to_csv(fig_dir / "summary.csv", index=False)
     wr.to_csv(fig_dir / "win_rates.csv")
     for p in paths:
-        console.print(f"figure: {p}")
+        console.print(f"{'table' if p.suffix == '.csv' else 'figure'}: {p}")
     for name in ("summary.csv", "win_rates.csv"):
         console.print(f"table: {fig_dir / name}")
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from refine.metrics import summary_table, win_rate_matrix
+from refine.metrics import check_metric, summary_table, win_rate_matrix
 from refine.plots import (
     learning_curves_figure,
     pool_trace_figure,
@@ -22,21 +22,37 @@ from refine.plots import (
 __all__ = ["pool_traces", "summarize", "write_figures"]
 
 
-def summarize(results: pd.DataFrame, baseline: str = "random") -> dict[str, pd.DataFrame]:
+def summarize(
+    results: pd.DataFrame, baseline: str = "random", metric: str = "accuracy"
+) -> dict[str, pd.DataFrame]:
     """The report's tables: AULC summary (with gain over the baseline) and win rates."""
-    return {"summary": summary_table(results, baseline), "win_rates": win_rate_matrix(results)}
+    return {
+        "summary": summary_table(results, baseline, metric),
+        "win_rates": win_rate_matrix(results, metric=metric),
+    }
 
 
 def write_figures(
-    results: pd.DataFrame, fig_dir: str | Path, baseline: str = "random", title: str = ""
+    results: pd.DataFrame,
+    fig_dir: str | Path,
+    baseline: str = "random",
+    title: str = "",
+    metric: str = "accuracy",
 ) -> list[Path]:
     """Learning curves, relative curves, win rates and pool trace of ``results`` as PNG files.
 
     ``title`` (the configuration's label, if the folder holds several) is added to each
-    figure's heading. Returns the paths written.
+    figure's heading; so is ``metric`` when it is not accuracy (the figures then draw it in
+    place of accuracy). Returns the paths written.
     """
     fig_dir = Path(fig_dir)
-    suffix = f" · {title}" if title else ""
+    parts = [title] if title else []
+    if metric != "accuracy":
+        check_metric(results, metric)
+        results = results.assign(accuracy=results[metric])
+        parts.append(metric.replace("_", " "))
+    suffix = "".join(f" · {p}" for p in parts)
+    title = " · ".join(parts)
     paths = save_figure(
         learning_curves_figure(results, title="learning curves" + suffix),
         fig_dir / "learning_curves",

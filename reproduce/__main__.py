@@ -25,6 +25,7 @@ ARTEFACTS = {
     "medical": "reproduce.medical",
     "bad_apples": "reproduce.bad_apples",
     "query_size": "reproduce.query_size",
+    "claims": "reproduce.claims",
 }
 
 

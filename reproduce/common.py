@@ -59,6 +59,7 @@ class Context:
     data_dir: Path | None = None
     #: Why ``device`` was chosen (printed with every grid), e.g. " (auto: no CUDA device found)".
     device_note: str = ""
+    partial: bool = False
 
     def out_dir(self, artefact: str) -> Path:
         d = self.figures / artefact
@@ -255,6 +256,11 @@ def add_common_args(ap: argparse.ArgumentParser) -> None:
         help="working folder of the rehearsal preset: generated data, features, runs, figures",
     )
     ap.add_argument("--quiet", action="store_true")
+    ap.add_argument(
+        "--partial",
+        action="store_true",
+        help="claims only: build the ledger from the trials finished so far, run nothing",
+    )
 
 
 def _parse_weights(items: list[str]) -> dict[str, str]:
@@ -296,6 +302,7 @@ def context_from_args(args: argparse.Namespace) -> Context:
         device_note=" (auto: no CUDA device found)"
         if args.device == "auto" and device == "cpu"
         else (" (auto)" if args.device == "auto" else ""),
+        partial=args.partial,
     )
     return ctx
 

@@ -9,7 +9,8 @@ from reproduce.common import Context, run_or_load, save_figure, script_main, tri
 ENSEMBLE = ["margin", "typiclust"]
 
 
-def build(ctx: Context) -> list:
+def trials(ctx: Context) -> list:
+    """Margin, TypiClust and Random on U; Random and UHerding on the {Margin, TypiClust} pool."""
     fparams = {**ctx.preset.refine_params, "strategies": ENSEMBLE}
     strategies = {
         "random": ("random", {}),
@@ -18,7 +19,11 @@ def build(ctx: Context) -> list:
         "random+filter": ("filtered:random", fparams),
         "uherding+filter": ("filtered:uherding", fparams),
     }
-    df = run_or_load(ctx, "fig6", "fig6", trials_for(ctx, ctx.preset.fig6, strategies))
+    return trials_for(ctx, ctx.preset.fig6, strategies)
+
+
+def build(ctx: Context) -> list:
+    df = run_or_load(ctx, "fig6", "fig6", trials(ctx))
     fig = learning_curves_figure(df, False, "Fig. 6: filtering with {Margin, TypiClust} only")
     return save_figure(fig, ctx.out_dir("fig6") / f"fig6_{ctx.preset.name}")
 

@@ -8,13 +8,23 @@ from reproduce.common import Context, run_or_load, trials_for
 from reproduce.presets import ENSEMBLES, SINGLE_STRATEGIES
 
 
-def main_grid(ctx: Context, artefact: str, raw_name: str = "results") -> pd.DataFrame:
-    """Refine and the nine single strategies on every main setting (Figs. 1, 2, 3, 10, 11)."""
+def main_trials(ctx: Context) -> list:
+    """Refine and the nine single strategies on every main setting (run folder ``main``)."""
     strategies = {s: (s, {}) for s in SINGLE_STRATEGIES}
     strategies["refine"] = ("refine", dict(ctx.preset.refine_params))
-    return run_or_load(
-        ctx, artefact, "main", trials_for(ctx, ctx.preset.main, strategies), raw_name
-    )
+    return trials_for(ctx, ctx.preset.main, strategies)
+
+
+def ensemble_trials(ctx: Context) -> list:
+    """Random, Refine, SelectAL, TCM and TAILOR on every main setting (run folder ``main``)."""
+    strategies = {s: (s, {}) for s in ("random", *ENSEMBLES)}
+    strategies["refine"] = ("refine", dict(ctx.preset.refine_params))
+    return trials_for(ctx, ctx.preset.main, strategies)
+
+
+def main_grid(ctx: Context, artefact: str, raw_name: str = "results") -> pd.DataFrame:
+    """Refine and the nine single strategies on every main setting (Figs. 1, 2, 3, 10, 11)."""
+    return run_or_load(ctx, artefact, "main", main_trials(ctx), raw_name)
 
 
 def ensemble_grid(ctx: Context, artefact: str, raw_name: str = "results") -> pd.DataFrame:
@@ -22,11 +32,7 @@ def ensemble_grid(ctx: Context, artefact: str, raw_name: str = "results") -> pd.
 
     Shares the run folder with :func:`main_grid`, so Refine and Random are not recomputed.
     """
-    strategies = {s: (s, {}) for s in ("random", *ENSEMBLES)}
-    strategies["refine"] = ("refine", dict(ctx.preset.refine_params))
-    return run_or_load(
-        ctx, artefact, "main", trials_for(ctx, ctx.preset.main, strategies), raw_name
-    )
+    return run_or_load(ctx, artefact, "main", ensemble_trials(ctx), raw_name)
 
 
 def filtered_grid(
@@ -39,6 +45,14 @@ def filtered_grid(
     raw_name: str = "results",
 ) -> pd.DataFrame:
     """Each strategy on the unfiltered pool (``X``) and on the filtered pool (``X+filter``)."""
+    trials = filtered_trials(ctx, strategies_, settings, ensemble)
+    return run_or_load(ctx, artefact, grid, trials, raw_name)
+
+
+def filtered_trials(
+    ctx: Context, strategies_: tuple[str, ...], settings, ensemble: tuple[str, ...] | None = None
+) -> list:
+    """The trials of :func:`filtered_grid`."""
     fparams = dict(ctx.preset.refine_params)
     if ensemble is not None:
         fparams["strategies"] = list(ensemble)
@@ -46,4 +60,4 @@ def filtered_grid(
     for s in strategies_:
         strategies[s] = (s, {})
         strategies[f"{s}+filter"] = (f"filtered:{s}", dict(fparams))
-    return run_or_load(ctx, artefact, grid, trials_for(ctx, settings, strategies), raw_name)
+    return trials_for(ctx, settings, strategies)

@@ -12,6 +12,7 @@
 from refine.datasets import (
     builtin,  # noqa: F401  (registers digits and synthetic)
     hub,  # noqa: F401  (registers the catalogued data sets)
+    synthetic_shapes,  # noqa: F401  (registers synthetic_shapes)
 )
 from refine.datasets.registry import (
     DatasetEntry,

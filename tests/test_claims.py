@@ -1,0 +1,106 @@
+"""The claims ledger: the verdict rule by hand, and a ledger on constructed results."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from reproduce import claims, table2
+from reproduce.common import Context
+from reproduce.presets import FIG5_STRATEGIES, SINGLE_STRATEGIES, get_preset
+
+
+def test_verdict_rule_by_hand():
+    assert claims.verdict(0.1, 0.5) == "supported"
+    assert claims.verdict(-0.5, -0.1) == "contradicted"
+    assert claims.verdict(-0.1, 0.1) == "inconclusive"
+    assert claims.verdict(0.0, 0.3) == "inconclusive"  # touching θ is not excluding it
+    assert claims.verdict(0.55, 0.9, threshold=0.5) == "supported"
+    assert claims.verdict(-0.9, -0.2, sign=-1) == "supported"
+    assert claims.verdict(0.2, 0.9, sign=-1) == "contradicted"
+    assert claims.verdict(float("nan"), 1.0) == "not run"
+    assert claims._combine(["supported", "supported"]) == "supported"
+    assert claims._combine(["supported", "inconclusive"]) == "inconclusive"
+    assert claims._combine(["inconclusive", "contradicted"]) == "contradicted"
+
+
+def fake(offsets: dict, datasets=("digits",), seeds=range(1, 11), n_cycles=20, noise=0.004):
+    """Per-cycle results where strategy s has accuracy 0.7 + offsets[s] + seeded noise."""
+    g = np.random.default_rng(0)
+    rows = []
+    for ds in datasets:
+        for seed in seeds:
+            shared = g.normal(0, 0.02)  # the seed's pool draw moves every strategy alike
+            for s, off in offsets.items():
+                for c in range(n_cycles + 1):
+                    acc = 0.7 + shared + (off if c else 0.0) + g.normal(0, noise)
+                    rows.append(
+                        dict(
+                            dataset=ds,
+                            backbone="raw",
+                            strategy=s,
+                            seed=seed,
+                            cycle=c,
+                            n_labeled=10 * (c + 1),
+                            accuracy=acc,
+                        )
+                    )
+    return pd.DataFrame(rows)
+
+
+@pytest.fixture(scope="module")
+def table(tmp_path_factory):
+    preset = get_preset("cpu")
+    ctx = Context(preset=preset, figures=tmp_path_factory.mktemp("fig"), quiet=True)
+    cfgs = table2.configs(preset)
+    t2 = {"random": 0.0}
+    gain = {("a", 1): 0.010, ("a", 9): 0.032, ("b", 0.1): 0.010, ("b", 0.9): 0.030}
+    for (sub, v), p in cfgs.items():
+        t2[table2.label(p)] = gain.get((sub, v), 0.030)  # the centre (R 5, α .4, m 5): 0.03
+    main = {s: 0.0 for s in SINGLE_STRATEGIES} | {"refine": 0.05, "bait": 0.01}
+    ens = {"random": 0.0, "refine": 0.05, "selectal": 0.0, "tcm": 0.06, "tailor": 0.0}
+    fig5 = {"random": 0.0, "random+filter": 0.02}
+    for s in FIG5_STRATEGIES:
+        fig5[s] = 0.01
+        fig5[f"{s}+filter"] = 0.015
+    fig5["bait"], fig5["bait+filter"] = -0.02, -0.01
+    grids = {
+        "main": fake(main, datasets=("digits", "synthetic_shapes")),
+        "ensembles": fake(ens),
+        "autoal": None,
+        "fig6": None,
+        "fig8": fake({"random": 0.0, "coreset": -0.02, "coreset+filter": 0.01}),
+        "table2": fake(t2),
+        "fig5": fake(fig5),
+    }
+    return claims.ledger(ctx, grids).set_index("id")
+
+
+def test_ledger_rows_follow_the_constructed_truth(table):
+    v = table["verdict"]
+    # Table 2: gains 1 → 3 → 3.2 % over R: rising (supported) and saturating (supported)
+    assert v["T2a-1"] == "supported" and v["T2a-2"] == "supported"
+    assert v["T2b-1"] == "supported" and v["T2b-2"] == "supported"
+    # m: 3 % at every level: no trend; the row reports the seeds a test would need
+    assert v["T2c-1"] == "inconclusive"
+    assert table.loc["T2c-1", "seeds_needed"] > 10
+    # Refine +5 pp on every seed: highest win rate, 20/20 wins against BAIT and UHerding
+    assert v["F2-1"] == "supported" and v["F2-2"] == "supported" and v["F2-3"] == "supported"
+    assert table.loc["F2-2", "ours"] == 100 and table.loc["F2-2", "n_seeds"] == 20
+    assert v["F4-1"] == "supported" and v["F4-2"] == "contradicted"  # TCM is 1 pp better
+    assert v["F4-4"] == "not run"  # no strategy named autoal registered
+    # filtering: +0.5 pp for every strategy but +2 pp for Random; BAIT stays below Random
+    assert v["F5-1"] == "supported"
+    assert v["F5-3"] == "supported" and v["F5-4"] == "contradicted"
+    assert v["F6-1"] == "not run"
+    assert (v[["F8-1", "F8-2", "F8-3"]] == "supported").all()
+    assert table.loc["F8-2", "ours"] == pytest.approx(3.0, abs=0.3)  # +3 pp AULC
+    assert table.loc["TH", "verdict"].startswith("not empirical")
+
+
+def test_ledger_markdown_carries_the_rule_and_the_closing_note(table):
+    ctx = Context(preset=get_preset("cpu"), quiet=True)
+    md = claims._markdown(table.reset_index(), ctx, partial=False)
+    assert md.startswith(claims.VERDICT_RULE)
+    assert "## Closing note" in md and "Inconclusive at this power: T2c-1" in md
