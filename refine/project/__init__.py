@@ -9,8 +9,10 @@
 See ``docs/practitioner.md``.
 """
 
-from refine.project.api import COLD_START_CHOICES, BatchSelection, select_batch
+from refine.project.api import COLD_START_CHOICES, BatchSelection, SelectRequest, select_batch
+from refine.project.create import ExtractOptions, PoolSource
 from refine.project.project import Project, grown_trainer
+from refine.project.selection import BatchOutput
 from refine.project.store import (
     FORMAT_VERSION,
     ConcurrentModificationError,
@@ -19,6 +21,10 @@ from refine.project.store import (
 
 __all__ = [
     "COLD_START_CHOICES",
+    "BatchOutput",
+    "ExtractOptions",
+    "PoolSource",
+    "SelectRequest",
     "FORMAT_VERSION",
     "BatchSelection",
     "ConcurrentModificationError",

@@ -46,6 +46,7 @@ from typing import Any
 import numpy as np
 
 from refine.errors import DataError, RefineError
+from refine.project.outputs import user_file_mode
 
 #: Version of the folder layout written by this package; folders of other versions are refused.
 FORMAT_VERSION = 1
@@ -131,6 +132,7 @@ def write_bytes_exclusive(path: Path, data: bytes) -> None:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
+            os.fchmod(fh.fileno(), user_file_mode())  # mkstemp makes 0600; use the umask
             os.fsync(fh.fileno())
         try:
             os.link(tmp, path)
@@ -284,8 +286,12 @@ def read_events(root: Path) -> ProjectState:
             check_format(data, p)
             if data.get("kind") != kind or data.get("number") != int(m.group(1)):
                 raise ProjectError(f"{p} does not hold {kind} event number {int(m.group(1))}")
+            seq = data.get("seq")
+            if isinstance(seq, bool) or not isinstance(seq, int):
+                raise ProjectError(f"{p} has no integer sequence number 'seq' (got {seq!r})")
+            _check_event_body(kind, data, p)
             numbers.append(int(m.group(1)))
-            events.append((int(data.get("seq", -1)), kind, p, data))
+            events.append((seq, kind, p, data))
         if numbers != list(range(1, len(numbers) + 1)):
             raise ProjectError(
                 f"{folder} has {kind} files numbered {numbers}; expected 1..{len(numbers)} without "
@@ -325,6 +331,36 @@ def read_events(root: Path) -> ProjectState:
             for i in data["selected"]:
                 state.selected.setdefault(str(i), int(data["number"]))
     return state
+
+
+def _is_str_list(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+
+def _check_event_body(kind: str, data: dict, path: Path) -> None:
+    """Refuse an event file whose fields do not have the types this package writes."""
+    if kind == "labels":
+        labels = data.get("labels")
+        ok = (
+            isinstance(labels, list)
+            and all(
+                isinstance(e, list) and len(e) == 2 and all(isinstance(v, str) for v in e)
+                for e in labels
+            )
+            and _is_str_list(data.get("new_classes", []))
+            and isinstance(data.get("relabeled", {}), dict)
+            and all(_is_str_list(v) for v in data.get("relabeled", {}).values())
+            and isinstance(data.get("source", {}), dict)
+        )
+        what = "'labels' as [id, class] string pairs, 'new_classes' as a list of strings"
+    else:
+        ok = _is_str_list(data.get("selected")) and isinstance(data.get("provenance", {}), dict)
+        what = "'selected' as a list of pool ids (strings)"
+    if not ok:
+        raise ProjectError(
+            f"{path} is not a valid {kind} event: expected {what}; the file was changed or "
+            "written by other software"
+        )
 
 
 @dataclass(frozen=True)

@@ -106,7 +106,7 @@ def test_errors_name_the_problem(data):
         select_batch(X, labels, 3, strategy="nope")
     with pytest.raises(ConfigError, match="label-free"):
         select_batch(X, labels, 3, cold_start="margin")
-    with pytest.raises(ConfigError, match="budget"):
+    with pytest.raises(ConfigError, match="--batch-size must be an integer >= 1"):
         select_batch(X, labels, 0)
 
 
