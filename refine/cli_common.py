@@ -46,9 +46,14 @@ def print_error(message: str) -> None:
 
 def check_device(device: str) -> str:
     """Fail fast (before anything is written) on a ``--device`` this machine cannot use."""
+    from refine.errors import ConfigError
     from refine.head import resolve_device
 
-    resolve_device(device)
+    try:
+        resolve_device(device)
+    except ConfigError as err:
+        text = cli_wording(str(err))
+        raise ConfigError(text if "--device" in text else f"--device {device}: {text}") from None
     return device
 
 

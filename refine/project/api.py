@@ -86,10 +86,36 @@ def check_cold_start(name: str) -> str:
 
 
 def build_strategy(spec: str, params: Mapping[str, Any] | None):
-    """Build (and thereby validate) a strategy from its spec and parameters."""
+    """Build a strategy from its spec and parameters and validate every parameter value.
+
+    Construction checks names only (scikit-learn style); the values are checked by the
+    strategy's validation hooks, run here so that a bad value is refused before a round is
+    recorded, even a cold-start round in which the requested strategy does not run.
+    """
     from refine.strategies import make_strategy
 
-    return make_strategy(spec, **dict(params or {}))
+    strategy = make_strategy(spec, **dict(params or {}))
+    _validate_values(strategy)
+    return strategy
+
+
+def _validate_values(obj: Any, depth: int = 0) -> None:
+    """Run the validation hooks of ``obj`` and of the estimators nested in it."""
+    if depth > 4:
+        return
+    for hook in ("validate_params", "_validate"):
+        fn = getattr(obj, hook, None)
+        if callable(fn):
+            fn()
+    nested = []
+    get_params = getattr(obj, "get_params", None)
+    if callable(get_params):
+        nested = [v for v in get_params(deep=False).values() if hasattr(v, "get_params")]
+    make_filter = getattr(obj, "_filter", None)  # Refine / filtered:*: the filter they build
+    if callable(make_filter):
+        nested.append(make_filter())
+    for v in nested:
+        _validate_values(v, depth + 1)
 
 
 def nominators_text(prov: Mapping[str, Any]) -> str:

@@ -122,8 +122,11 @@ def _choices_list(value: Any, where: str) -> list[str]:
     out = []
     for c in value:
         name = check_class_name(c, where)
-        if name is not None:
-            out.append(name)
+        if name is None:
+            raise DataError(
+                f"{where}: an empty choice {c!r}; a chosen class must be a non-empty class name"
+            )
+        out.append(name)
     return out
 
 
@@ -281,7 +284,9 @@ def _task_label(task: dict, from_name: str | None, where: str) -> str | None:
 
 
 def _min_label(rec: dict, key: str, where: str) -> str | None:
-    v = rec.get(key)
+    if key not in rec:
+        return None  # a task without an answer
+    v = rec[key]
     if isinstance(v, dict):
         if "choices" not in v:
             raise DataError(f"{where}: {key!r} is an object without 'choices'")
@@ -293,4 +298,7 @@ def _min_label(rec: dict, key: str, where: str) -> str | None:
         if len(set(names)) != 1:
             raise DataError(f"{where} chose several classes {sorted(set(names))}; expected one")
         return names[0]
-    return check_class_name(v, where)
+    name = check_class_name(v, where)
+    if name is None:
+        raise DataError(f"{where}: {key!r} is {v!r}; a chosen class must be a non-empty class name")
+    return name

@@ -83,11 +83,6 @@ def check_output(
         in ``suffixes``, or its parent is not a folder.
     """
     path = Path(path)
-    if suffixes is not None and path.suffix.lower() not in suffixes:
-        raise ConfigError(
-            f"{flag} {path}: unsupported file type {path.suffix.lower() or '(none)'!r}; "
-            f"allowed: {', '.join(suffixes)}"
-        )
     resolved = path.resolve()
     if project_root is not None:
         root = Path(project_root).resolve()
@@ -98,6 +93,11 @@ def check_output(
             )
     if resolved.is_dir():
         raise ConfigError(f"{flag} {path} is a folder; give a file name, e.g. {path}/batch.csv")
+    if suffixes is not None and path.suffix.lower() not in suffixes:
+        raise ConfigError(
+            f"{flag} {path}: unsupported file type {path.suffix.lower() or '(none)'!r}; "
+            f"allowed: {', '.join(suffixes)}"
+        )
     if resolved.exists() and not force:
         raise ConfigError(f"{flag} {path} already exists; pass --force to replace it")
     parent = resolved.parent
