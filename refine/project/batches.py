@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import refine.project.labelstudio as labelstudio
 from refine.errors import ConfigError, DataError
-from refine.project import labelstudio
 from refine.project.api import nominators_text
 from refine.project.store import ProjectMeta, ProjectState
 

@@ -18,9 +18,9 @@ from typing import Any
 
 import numpy as np
 
+import refine.project.images as image_pool
+import refine.project.inputs as inputs
 from refine.errors import ConfigError, DataError, check_positive_int
-from refine.project import images as image_pool
-from refine.project import inputs
 from refine.project.api import check_cold_start
 from refine.project.outputs import user_dir_mode
 from refine.project.store import (

@@ -12,8 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import refine.project.inputs as inputs
+import refine.project.labelstudio as labelstudio
 from refine.errors import ConfigError, DataError
-from refine.project import inputs, labelstudio
 
 #: ``--format`` values.
 FORMATS = ("auto", "csv", "label-studio")

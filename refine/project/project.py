@@ -16,58 +16,33 @@ See ``docs/practitioner.md`` for the workflow.
 
 from __future__ import annotations
 
-import contextlib
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+import refine.project.batches as batches
+import refine.project.inputs as inputs
+import refine.project.summary as summary
 from refine.head import HeadConfig, HeadTrainer
-from refine.project import batches, inputs, summary
 from refine.project.api import SelectRequest, head_init_seed
 from refine.project.create import ExtractOptions, PoolSource, SkipReport, create_project
 from refine.project.labels import diff_labels, read_annotations
 from refine.project.selection import BatchOutput, Phase, select_round, write_batch_files
 from refine.project.store import (
-    PROJECT_FILE,
-    ConcurrentModificationError,
     ProjectMeta,
     ProjectState,
     ensure_unchanged,
     load_features,
     load_ids,
+    project_lock,
     read_events,
     read_project_meta,
     sha256_file,
     write_event,
 )
-
-
-@contextlib.contextmanager
-def project_lock(root: Path) -> Iterator[None]:
-    """Hold an advisory lock on ``project.json`` while a command appends an event.
-
-    The lock is taken on a read-only descriptor, so the file's bytes and times are untouched.
-    Where ``fcntl`` does not exist (Windows) only the exclusive file creation protects writers.
-    """
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - Windows
-        yield
-        return
-    fd = os.open(root / PROJECT_FILE, os.O_RDONLY)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            raise ConcurrentModificationError(
-                f"another refine command is changing {root} right now; wait for it to finish"
-            ) from None
-        yield
-    finally:
-        os.close(fd)
 
 
 def grown_trainer(

@@ -13,21 +13,25 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
 import numpy as np
 
+import refine.project.batches as batches
+import refine.project.labelstudio as labelstudio
 from refine.errors import DataError
 from refine.head import HeadConfig
 from refine.parallel import with_jobs
-from refine.project import batches, labelstudio
 from refine.project.api import SelectRequest, run_selection
 from refine.project.outputs import check_output, write_output
-from refine.project.store import ensure_unchanged, json_bytes, state_digest, write_event
+from refine.project.store import (
+    ensure_unchanged,
+    json_bytes,
+    project_lock,
+    state_digest,
+    write_event,
+)
 from refine.seeding import child_seed
-
-if TYPE_CHECKING:
-    from refine.project.project import Project
 
 Phase = Callable[[str], None]
 
@@ -76,7 +80,7 @@ class BatchOutput:
         return self
 
 
-def write_batch_files(project: Project, rows: list[dict], out: BatchOutput) -> list[Path]:
+def write_batch_files(project: Any, rows: list[dict], out: BatchOutput) -> list[Path]:
     """Write the batch (and the labeling configuration); returns the files written."""
     path = Path(out.path)
     refs = batches.image_refs(project.meta, project.ids, out.url_prefix)
@@ -93,7 +97,7 @@ def write_batch_files(project: Project, rows: list[dict], out: BatchOutput) -> l
 
 
 def select_round(
-    project: Project,
+    project: Any,
     request: SelectRequest,
     *,
     out: BatchOutput | None = None,
@@ -101,8 +105,6 @@ def select_round(
     phase: Phase | None = None,
 ) -> dict:
     """The body of :meth:`refine.project.Project.select` (see there)."""
-    from refine.project.project import project_lock
-
     phase = phase or (lambda _text: None)
     request = request.with_defaults(project.meta.seed, project.meta.cold_start).validated()
     if out is not None:

@@ -38,6 +38,7 @@ import json
 import os
 import re
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -509,6 +510,31 @@ def state_digest(meta: ProjectMeta, state: ProjectState) -> str:
         "pending": state.pending,
     }
     return sha256_bytes(canonical_json(payload).encode())
+
+
+@contextlib.contextmanager
+def project_lock(root: Path) -> Iterator[None]:
+    """Hold an advisory lock on ``project.json`` while a command appends an event.
+
+    The lock is taken on a read-only descriptor, so the file's bytes and times are untouched.
+    Where ``fcntl`` does not exist (Windows) only the exclusive file creation protects writers.
+    """
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        yield
+        return
+    fd = os.open(root / PROJECT_FILE, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise ConcurrentModificationError(
+                f"another refine command is changing {root} right now; wait for it to finish"
+            ) from None
+        yield
+    finally:
+        os.close(fd)
 
 
 def check_ids(ids: list[str], what: str) -> list[str]:

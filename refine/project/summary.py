@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Any
 
 import numpy as np
 
@@ -10,12 +10,9 @@ from refine.head import HeadConfig
 from refine.project.store import FORMAT_VERSION
 from refine.seeding import child_rng
 
-if TYPE_CHECKING:
-    from refine.project.project import Project
-
 
 def estimate_accuracy(
-    project: Project,
+    project: Any,
     *,
     folds: int = 5,
     head_epochs: int = 200,
@@ -75,7 +72,7 @@ def estimate_accuracy(
     }
 
 
-def status(project: Project) -> dict:
+def status(project: Any) -> dict:
     """Pool size, labels per class, pending instances and the rounds so far."""
     st = project.state
     return {
