@@ -4,7 +4,8 @@
   (with per-instance provenance);
 - :class:`Project` — a project folder holding the pool and its append-only history of label
   imports and selection rounds (``refine init / label / select / export / status``);
-- :mod:`refine.project.labelstudio` — Label Studio task and export files (no server).
+- :mod:`refine.project.labelstudio` — Label Studio tasks and exports (JSON, JSON-MIN; CSV via
+  :mod:`refine.project.inputs`), tested against a real Label Studio server.
 
 See ``docs/practitioner.md``.
 """

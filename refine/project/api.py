@@ -79,7 +79,7 @@ def check_cold_start(name: str) -> str:
     free = [n for n in available_strategies() if strategy_class(n).label_free]
     if not isinstance(name, str) or name not in free:
         raise ConfigError(
-            f"cold_start must be a label-free strategy, got {name!r}; allowed values: "
+            f"--cold-start must be a label-free strategy, got {name!r}; allowed values: "
             f"{', '.join(free)} (typiclust and maxherding are the recommended ones)"
         )
     return name

@@ -420,3 +420,47 @@ def test_an_unhandled_error_is_reported_not_swallowed(labeled, monkeypatch):
     assert r.exit_code == 1
     assert "internal error" in r.output and "ZeroDivisionError: a bug" in r.output
     assert "Traceback" in r.output
+
+
+# ------------------------------------------------------------------ one vocabulary
+
+
+def test_budget_is_a_hidden_deprecated_alias_of_batch_size(labeled):
+    r = CliRunner().invoke(
+        app, ["select", str(labeled.root), "--budget", "3", "--strategy", "random", "--dry-run"]
+    )
+    assert r.exit_code == 0, r.output
+    assert "--budget is deprecated; use --batch-size" in r.output
+    assert "3 instance(s) selected" in r.output
+    help_text = CliRunner().invoke(app, ["select", "--help"]).output
+    assert "--batch-size" in help_text and "--budget" not in help_text
+    r = CliRunner().invoke(app, ["select", str(labeled.root), "--budget", "3", "--batch-size", "3"])
+    assert r.exit_code == 2 and "give --batch-size only" in r.output
+
+
+def test_init_calls_images_per_forward_pass_forward_batch():
+    help_text = " ".join(CliRunner().invoke(app, ["init", "--help"]).output.split())
+    assert "--forward-batch" in help_text and "--batch-size" not in help_text
+
+
+def test_select_batch_accepts_budget_with_a_warning(pool):
+    from refine.project import select_batch
+
+    X = pool[0]
+    with pytest.warns(FutureWarning, match="use batch_size"):
+        old = select_batch(X, None, budget=4, strategy="random", seed=1)
+    new = select_batch(X, None, 4, strategy="random", seed=1)
+    np.testing.assert_array_equal(old.indices, new.indices)
+
+
+def test_url_prefix_percent_encodes_the_id(tmp_path):
+    from refine.project.batches import image_refs
+    from refine.project.store import ProjectMeta
+
+    meta = ProjectMeta({"pool": {"source": {"kind": "images", "images": "/x"}}})
+    refs = image_refs(meta, ["cats/img 1#.png", "ü/ä?.jpg"], "/data/local-files/?d=photos/")
+    assert refs == {
+        "cats/img 1#.png": "/data/local-files/?d=photos/cats/img%201%23.png",
+        "ü/ä?.jpg": "/data/local-files/?d=photos/%C3%BC/%C3%A4%3F.jpg",
+    }
+    assert image_refs(meta, ["a b.png"]) == {"a b.png": "/x/a b.png"}
