@@ -1,6 +1,6 @@
 """The practitioner workflow: pick the next batch to annotate for a real, unlabeled collection.
 
-- :func:`select_batch` — one call: features, the labels so far and a budget in, the batch out
+- :func:`select_batch` — one call: features, the labels so far and a batch size in, the batch out
   (with per-instance provenance);
 - :class:`Project` — a project folder holding the pool and its append-only history of label
   imports and selection rounds (``refine init / label / select / export / status``);
