@@ -169,6 +169,8 @@ def _read_json(path: Path, what: str) -> Any:
         raise ProjectError(f"{what} {path} is missing; the project folder is incomplete") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
         raise ProjectError(f"{what} {path} cannot be read ({err})") from None
+    except RecursionError:
+        raise ProjectError(f"{what} {path} is nested too deeply to be a project file") from None
 
 
 def check_format(meta: Any, path: Path) -> None:
