@@ -1,12 +1,12 @@
 """Command-line interface: ``refine run``, ``refine report``, ``refine datasets``, ...
 
 Every command turns the package's own errors (:class:`refine.errors.RefineError`) into a one-line
-message on stderr and exit code 2; anything else is a bug and keeps its traceback.
+message on stderr and exit code 2; anything else is a bug, reported as one ``internal error`` line
+and its traceback (exit code 1). The shared helpers live in :mod:`refine.cli_common`.
 """
 
 from __future__ import annotations
 
-import functools
 import re
 import sys
 from pathlib import Path
@@ -18,7 +18,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from refine.errors import ConfigError, RefineError
+from refine.cli_common import friendly_errors, parse_params, route_params
+from refine.errors import ConfigError
 
 app = typer.Typer(
     name="refine",
@@ -30,23 +31,6 @@ app = typer.Typer(
 )
 console = Console()
 err_console = Console(stderr=True)
-
-
-def friendly_errors(fn):
-    """Print RefineErrors as one clear line and exit with status 2."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except RefineError as exc:
-            # escaped: a message's square brackets (``refine-al[backbones]``) are text, not markup
-            err_console.print(
-                f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True
-            )
-            raise typer.Exit(code=2) from None
-
-    return wrapper
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -68,58 +52,6 @@ def parse_seeds(text: str) -> list[int]:
             raise ConfigError(f"--seeds: range {part!r} is empty (end before start)")
         seeds.update(range(lo, hi + 1))
     return sorted(seeds)
-
-
-def route_params(names: list[str], params: dict) -> dict[str, dict]:
-    """Each strategy's constructor parameters from the ``--param`` items of a run.
-
-    ``STRATEGY.KEY=VALUE`` (``refine.rounds=3``) goes to that strategy only. A plain
-    ``KEY=VALUE`` goes to every strategy of the run that takes ``KEY``, so
-    ``--strategy random,refine --param rounds=3`` configures Refine and leaves Random alone; a key
-    no strategy takes is an error naming the parameters each one has.
-    """
-    from refine.strategies.registry import parameter_names
-
-    accepted = {n: set(parameter_names(n)) for n in names}
-    routed: dict[str, dict] = {n: {} for n in names}
-    for key, value in params.items():
-        scope, dot, sub = key.rpartition(".")
-        if dot and scope:
-            if scope not in routed:
-                raise ConfigError(
-                    f"--param {key}: {scope!r} is not a strategy of this run; allowed: "
-                    + ", ".join(names)
-                )
-            if sub not in accepted[scope]:
-                raise ConfigError(
-                    f"--param {key}: strategy {scope!r} has no parameter {sub!r}; allowed: "
-                    + (", ".join(sorted(accepted[scope])) or "none")
-                )
-            routed[scope][sub] = value
-            continue
-        takers = [n for n in names if key in accepted[n]]
-        if not takers:
-            have = "; ".join(f"{n}: {', '.join(sorted(accepted[n])) or 'none'}" for n in names)
-            raise ConfigError(f"--param {key}: no strategy of this run takes it ({have})")
-        for n in takers:
-            routed[n][key] = value
-    return routed
-
-
-def parse_params(items: list[str] | None) -> dict:
-    """``["k=v", ...]`` → dict, values parsed as JSON when possible (numbers, true, null, lists)."""
-    import json
-
-    out: dict = {}
-    for item in items or []:
-        if "=" not in item:
-            raise ConfigError(f"--param expects KEY=VALUE, got {item!r}")
-        k, v = item.split("=", 1)
-        try:
-            out[k.strip()] = json.loads(v)
-        except json.JSONDecodeError:
-            out[k.strip()] = v
-    return out
 
 
 def split_names(values: list[str]) -> list[str]:
@@ -335,7 +267,6 @@ def report(
     head settings) is reported one configuration at a time, figures in a subfolder each; runs of
     one strategy with other parameters are separate rows named after the parameters that differ.
     """
-    from rich.markup import escape
 
     from refine.errors import DataError
     from refine.metrics import check_metric
@@ -380,7 +311,6 @@ def _report_configuration(
     df, fig_dir: Path, baseline: str, label: str, metric: str = "accuracy", stats: bool = False
 ) -> None:
     """Tables on the console, figures and CSV files in ``fig_dir``, for one configuration."""
-    from rich.markup import escape
 
     from refine.metrics import check_metric
     from refine.report import summarize, write_figures

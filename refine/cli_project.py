@@ -2,7 +2,14 @@
 
 Registered in :mod:`refine.cli` by ``_register_project()``. Every command validates its input
 completely before it writes anything; errors are :class:`refine.errors.RefineError` subclasses,
-which the CLI prints as one line (exit status 2) and which leave the project folder unchanged.
+which :func:`refine.cli_common.friendly_errors` prints as one line (exit status 2) and which leave
+the project folder unchanged. Options are validated by the request objects of
+:mod:`refine.project` (one message format, naming the flag), not by typer ranges. Outputs
+(``--out``, ``--labeling-config``) must lie outside the project and are never replaced without
+``--force``.
+
+Vocabulary: ``--batch-size`` is always the AL batch (instances to select); images per forward
+pass of the backbone are ``--forward-batch``.
 """
 
 from __future__ import annotations
@@ -11,7 +18,7 @@ import contextlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -51,7 +58,7 @@ def init(
         ),
     ],
     images: Annotated[
-        Optional[Path],  # noqa: UP045  (typer needs Optional on Python 3.10)
+        Path | None,
         typer.Option(
             "--images",
             help="Image folder (searched recursively; ids are the paths relative to it). "
@@ -60,7 +67,7 @@ def init(
         ),
     ] = None,
     features: Annotated[
-        Optional[Path],  # noqa: UP045
+        Path | None,
         typer.Option(
             "--features",
             help="Precomputed embeddings instead of images: .npy (N×D) or .parquet (one vector "
@@ -69,7 +76,7 @@ def init(
         ),
     ] = None,
     ids: Annotated[
-        Optional[Path],  # noqa: UP045
+        Path | None,
         typer.Option(
             "--ids",
             help="Ids of the embedding rows, in the same order: .csv with an 'id' column, .txt "
@@ -78,7 +85,7 @@ def init(
         ),
     ] = None,
     feature_column: Annotated[
-        Optional[str],  # noqa: UP045
+        str | None,
         typer.Option("--feature-column", help="Parquet column holding the vectors."),
     ] = None,
     backbone: Annotated[
@@ -92,14 +99,19 @@ def init(
     device: Annotated[
         str, typer.Option("--device", "-d", help="Where the backbone runs: cpu, cuda, auto, ...")
     ] = "cpu",
-    batch_size: Annotated[
-        int, typer.Option("--batch-size", min=1, help="Images per forward pass (speed/memory).")
+    forward_batch: Annotated[
+        int,
+        typer.Option(
+            "--forward-batch",
+            help="Images per forward pass of the backbone (speed and memory only; not the AL "
+            "batch).",
+        ),
     ] = 64,
     num_workers: Annotated[
-        int, typer.Option("--num-workers", min=0, help="DataLoader workers for decoding.")
+        int, typer.Option("--num-workers", help="DataLoader workers for decoding.")
     ] = 0,
     weights: Annotated[
-        Optional[Path],  # noqa: UP045
+        Path | None,
         typer.Option("--weights", help="Local checkpoint of the backbone instead of the hub."),
     ] = None,
     random_weights: Annotated[
@@ -110,16 +122,25 @@ def init(
         ),
     ] = False,
     cache_dir: Annotated[
-        Optional[Path],  # noqa: UP045
+        Path | None,
         typer.Option(
             "--cache-dir",
-            help="Feature cache to reuse across attempts (the file is copied into the project).",
+            help="Feature cache, reused across attempts: an interrupted init resumes with the "
+            "next unfinished chunk of images. Default: .PROJECT.extract-cache beside the "
+            "project, removed once the project exists.",
         ),
     ] = None,
+    strict: Annotated[
+        bool,
+        typer.Option(
+            "--strict",
+            help="Refuse the folder if any image cannot be decoded (default: list and skip them).",
+        ),
+    ] = False,
     seed: Annotated[
         int,
         typer.Option(
-            "--seed", min=0, help="Project seed: head initialisation and default selection seed."
+            "--seed", help="Project seed: head initialisation and default selection seed."
         ),
     ] = 0,
     cold_start: Annotated[
@@ -134,9 +155,23 @@ def init(
 ) -> None:
     """Create a project folder from an image folder or from precomputed embeddings.
 
-    The folder appears only when complete; nothing is written when the input is rejected.
-    """
-    from refine.project import Project
+    The folder appears only when complete; nothing is written when the input is rejected. Every image is decoded once before extraction: unreadable ones are listed and skipped (or refused with --strict).
+    """  # noqa: E501  (typer keeps docstring line breaks in --help)
+    from refine.cli_common import check_device
+    from refine.project import ExtractOptions, Project
+
+    if images is not None:
+        check_device(device)
+
+    def report_skipped(bad: list[tuple[str, str]]) -> None:
+        con = _console(stderr=True)
+        con.print(
+            f"warning: skipped {len(bad)} unreadable image(s) (pass --strict to refuse instead):",
+            highlight=False,
+            markup=False,
+        )
+        for name, why in bad:
+            con.print(f"  {name}: {why}", highlight=False, markup=False)
 
     p = Project.create(
         project,
@@ -144,16 +179,20 @@ def init(
         features=features,
         ids=ids,
         feature_column=feature_column,
-        backbone=backbone,
-        device=device,
-        pretrained=not random_weights,
-        weights_path=weights,
-        extract_batch_size=batch_size,
-        num_workers=num_workers,
-        cache_dir=cache_dir,
+        extract=ExtractOptions(
+            backbone=backbone,
+            device=device,
+            pretrained=not random_weights,
+            weights_path=weights,
+            forward_batch=forward_batch,
+            num_workers=num_workers,
+            cache_dir=cache_dir,
+            strict=strict,
+            progress=not quiet,
+        ),
         seed=seed,
         cold_start=cold_start,
-        progress=not quiet,
+        on_skipped=report_skipped,
     )
     src = p.meta.source
     what = (
@@ -163,7 +202,9 @@ def init(
     )
     _console().print(
         f"created {p.root}: {p.meta.n} instances × {p.meta.dim} dims ({what}). "
-        f"Next: `refine select {p.root} --budget B` (cold start: {p.meta.cold_start})."
+        f"Next: `refine select {p.root} --batch-size B` (cold start: {p.meta.cold_start}).",
+        highlight=False,
+        markup=False,
     )
 
 
@@ -189,7 +230,7 @@ def label(
         ),
     ] = False,
     from_name: Annotated[
-        Optional[str],  # noqa: UP045
+        str | None,
         typer.Option(
             "--from-name",
             help="Label Studio: name of the Choices control holding the class (only needed when "
@@ -221,15 +262,35 @@ def label(
     )
     _console().print(
         f"{'; '.join(parts)} ({where}). {len(p.state.labels)} labeled of {p.meta.n}, "
-        f"{len(p.state.classes)} classes."
+        f"{len(p.state.classes)} classes.",
+        highlight=False,
+        markup=False,
     )
+
+
+_FORCE = typer.Option("--force", help="Replace existing output files.")
+_URL_PREFIX_HELP = (
+    "Label Studio tasks: data.image = PREFIX + the id (percent-encoded, / kept), e.g. "
+    "/data/local-files/?d=photos/ for Label Studio's local-files serving or a web server's URL "
+    "(see docs/practitioner.md). Default: the absolute image path, which a browser cannot load."
+)
 
 
 def select(
     project: Annotated[Path, _PROJECT_ARG],
+    batch_size: Annotated[
+        int | None,
+        typer.Option(
+            "--batch-size",
+            "-n",
+            help="Instances to select (the AL batch).",
+            show_default=False,
+        ),
+    ] = None,
     budget: Annotated[
-        int, typer.Option("--budget", "-n", help="Instances to select.", show_default=False)
-    ],
+        int | None,
+        typer.Option("--budget", hidden=True, help="Deprecated name of --batch-size."),
+    ] = None,
     strategy: Annotated[
         str,
         typer.Option(
@@ -240,33 +301,34 @@ def select(
         ),
     ] = "refine",
     seed: Annotated[
-        Optional[int],  # noqa: UP045
+        int | None,
         typer.Option(
             "--seed",
-            min=0,
             help="Selection seed (default: the project's). Same seed + same state = same batch.",
             show_default=False,
         ),
     ] = None,
     out: Annotated[
-        Optional[Path],  # noqa: UP045
+        Path | None,
         typer.Option(
             "--out",
             "-o",
-            help="Write the batch: .csv (ids with provenance) or .json (Label Studio tasks).",
+            help="Write the batch (before the round is recorded): .csv (ids with provenance) or "
+            ".json (Label Studio tasks). Must lie outside the project folder.",
             show_default=False,
         ),
     ] = None,
+    force: Annotated[bool, _FORCE] = False,
     param: Annotated[
-        Optional[list[str]],  # noqa: UP045
+        list[str] | None,
         typer.Option(
             "--param",
             help="Strategy parameter KEY=VALUE (repeatable; values parsed as JSON), e.g. "
-            "--param rounds=3.",
+            "--param rounds=3 or --param refine.rounds=3.",
         ),
     ] = None,
     cold_start: Annotated[
-        Optional[str],  # noqa: UP045
+        str | None,
         typer.Option(
             "--cold-start",
             help="Label-free strategy used while no label exists (default: the project's).",
@@ -274,7 +336,7 @@ def select(
         ),
     ] = None,
     epochs: Annotated[
-        int, typer.Option("--epochs", min=1, help="Head training epochs (paper: 200).")
+        int, typer.Option("--epochs", help="Head training epochs (paper: 200).")
     ] = 200,
     device: Annotated[
         str, typer.Option("--device", help="Torch device of head training: cpu, cuda, auto.")
@@ -287,24 +349,25 @@ def select(
         ),
     ] = False,
     url_prefix: Annotated[
-        Optional[str],  # noqa: UP045
+        str | None, typer.Option("--url-prefix", help=_URL_PREFIX_HELP, show_default=False)
+    ] = None,
+    labeling_config: Annotated[
+        Path | None,
         typer.Option(
-            "--url-prefix",
-            help="Label Studio tasks: data.image = PREFIX + id, e.g. a URL of Label Studio's "
-            "local file serving. Default: the absolute image path.",
+            "--labeling-config",
+            help="Also write a Label Studio labeling configuration (XML) with the known classes.",
             show_default=False,
         ),
     ] = None,
     dry_run: Annotated[
         bool,
-        typer.Option("--dry-run", help="Compute and show the batch without recording the round."),
+        typer.Option("--dry-run", help="Compute (and write --out) without recording the round."),
     ] = False,
     jobs: Annotated[
-        Optional[int],  # noqa: UP045
+        int | None,
         typer.Option(
             "--jobs",
             "-j",
-            min=1,
             help="Threads for Refine's filtering draws, one BLAS thread each (default: all CPU "
             "cores). The batch does not depend on it.",
             show_default=False,
@@ -312,49 +375,78 @@ def select(
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
 ) -> None:
-    """Select the next batch to annotate and record it as a new round.
+    """Select the next batch to annotate, write it (--out), then record it as a new round.
 
-    With no labels yet, a label-free cold-start strategy stands in for the requested one. Instances selected earlier and not labeled yet are never selected again (unless --include-pending).
-    """
-    from refine.cli import parse_params
+    With no labels yet, a label-free cold-start strategy stands in for the requested one. Instances selected earlier and not labeled yet are never selected again (unless --include-pending). Every option is checked before anything is computed or written.
+    """  # noqa: E501  (typer keeps docstring line breaks in --help)
+    from refine.cli_common import check_device, parse_params, route_params
     from refine.errors import ConfigError
-    from refine.project import Project
+    from refine.project import BatchOutput, Project, SelectRequest
 
+    if budget is not None:
+        if batch_size is not None:
+            raise ConfigError("give --batch-size only (--budget is its deprecated name)")
+        _console(stderr=True).print(
+            "warning: --budget is deprecated; use --batch-size", highlight=False, markup=False
+        )
+        batch_size = budget
+    if batch_size is None:
+        raise ConfigError("--batch-size is required: the number of instances to select")
+    if (url_prefix is not None or labeling_config is not None) and out is None:
+        raise ConfigError("--url-prefix and --labeling-config go with --out")
+    params = route_params([strategy], parse_params(param))[strategy] if param else {}
+    request = SelectRequest(
+        batch_size=batch_size,
+        strategy=strategy,
+        strategy_params=params,
+        seed=seed,
+        cold_start=cold_start,
+        head_epochs=epochs,
+        device=device,
+        jobs=jobs,
+        include_pending=include_pending,
+    ).validated()
+    check_device(device)
     p = Project.open(project)
-    if out is not None and out.suffix.lower() not in (".csv", ".json"):
-        raise ConfigError(
-            f"--out {out}: unsupported file type {out.suffix!r}; use .csv or .json (Label Studio)"
-        )
-    params = parse_params(param)
+    output = (
+        None
+        if out is None
+        else BatchOutput(out, url_prefix=url_prefix, labeling_config=labeling_config, force=force)
+    )
     with _phases(quiet, f"round {len(p.state.rounds) + 1}") as phase:
-        rec = p.select(
-            budget,
-            strategy=strategy,
-            strategy_params=params,
-            seed=seed,
-            cold_start=cold_start,
-            head_epochs=epochs,
-            device=device,
-            include_pending=include_pending,
-            dry_run=dry_run,
-            jobs=jobs,
-            phase=phase,
-        )
-    if out is not None:
-        p.write_batch(out, p.batch_rows(rec), url_prefix=url_prefix)
+        rec = p.select(request, out=output, dry_run=dry_run, phase=phase)
     if quiet:
         return
+    con = _console()
     used = rec["used_strategy"] + (" (cold start)" if rec["cold_start"] else "")
     where = "dry run, not recorded" if dry_run else f"recorded as {rec['file']}"
-    _console().print(
+    con.print(
         f"round {rec['number']}: {len(rec['selected'])} instance(s) selected by {used} in "
-        f"{rec['seconds']:.1f}s ({where})" + (f"; batch written to {out}" if out else "")
+        f"{rec['seconds']:.1f}s ({where})" + (f"; batch written to {out}" if out else ""),
+        highlight=False,
+        markup=False,
     )
     if out is None:
         for i in rec["selected"][:20]:
-            _console().print(f"  {i}", highlight=False)
+            con.print(f"  {i}", highlight=False, markup=False)
         if len(rec["selected"]) > 20:
-            _console().print(f"  ... and {len(rec['selected']) - 20} more (use --out)")
+            con.print(f"  ... and {len(rec['selected']) - 20} more (use --out)", markup=False)
+    _browser_hint(p, out, url_prefix)
+
+
+def _browser_hint(p, out: Path | None, url_prefix: str | None) -> None:
+    """Tell the user when Label Studio tasks point at file paths a browser cannot load."""
+    if out is None or out.suffix.lower() != ".json" or url_prefix is not None:
+        return
+    if p.meta.source.get("kind") != "images":
+        return
+    _console(stderr=True).print(
+        "note: data.image holds file paths, which a browser cannot load; to show the images in "
+        "Label Studio pass --url-prefix (local-files serving or a web server; see "
+        "docs/practitioner.md)",
+        highlight=False,
+        markup=False,
+    )
 
 
 def export(
@@ -364,49 +456,52 @@ def export(
         typer.Option(
             "--out",
             "-o",
-            help="Output file: .json (Label Studio tasks) or .csv (ids with provenance).",
+            help="Output file: .json (Label Studio tasks) or .csv (ids with provenance). Must lie "
+            "outside the project folder.",
             show_default=False,
         ),
     ],
     round_: Annotated[
-        Optional[int],  # noqa: UP045
-        typer.Option(
-            "--round", min=1, help="Round to export (default: the latest).", show_default=False
-        ),
+        int | None,
+        typer.Option("--round", help="Round to export (default: the latest).", show_default=False),
     ] = None,
     pending: Annotated[
         bool,
         typer.Option("--pending", help="Export every selected instance not labeled yet instead."),
     ] = False,
     url_prefix: Annotated[
-        Optional[str],  # noqa: UP045
-        typer.Option(
-            "--url-prefix",
-            help="data.image = PREFIX + id, e.g. a URL of Label Studio's local file serving "
-            "(see docs/practitioner.md). Default: the absolute image path.",
-            show_default=False,
-        ),
+        str | None, typer.Option("--url-prefix", help=_URL_PREFIX_HELP, show_default=False)
     ] = None,
     labeling_config: Annotated[
-        Optional[Path],  # noqa: UP045
+        Path | None,
         typer.Option(
             "--labeling-config",
             help="Also write a Label Studio labeling configuration (XML) with the known classes.",
             show_default=False,
         ),
     ] = None,
+    force: Annotated[bool, _FORCE] = False,
 ) -> None:
-    """Export a selected batch as Label Studio tasks (or CSV); read the annotations back with `refine label`."""
-    from refine.errors import ConfigError
-    from refine.project import Project
+    """Export a selected batch as Label Studio tasks (or CSV); read the annotations back with `refine label`."""  # noqa: E501
+    from refine.errors import ConfigError, check_positive_int
+    from refine.project import BatchOutput, Project
+    from refine.project.selection import write_batch_files
 
     if pending and round_ is not None:
         raise ConfigError("give --round or --pending, not both")
+    if round_ is not None:
+        check_positive_int("--round", round_)
     p = Project.open(project)
+    output = BatchOutput(
+        out, url_prefix=url_prefix, labeling_config=labeling_config, force=force
+    ).checked(p.root)
     rows = p.batch_rows(None if pending else p.round_record(round_), pending=pending)
-    p.write_batch(out, rows, url_prefix=url_prefix, labeling_config=labeling_config)
+    write_batch_files(p, rows, output)
     extra = f" and labeling configuration {labeling_config}" if labeling_config else ""
-    _console().print(f"{len(rows)} instance(s) written to {out}{extra}")
+    _console().print(
+        f"{len(rows)} instance(s) written to {out}{extra}", highlight=False, markup=False
+    )
+    _browser_hint(p, out, url_prefix)
 
 
 def status(
@@ -419,18 +514,25 @@ def status(
         ),
     ] = True,
     epochs: Annotated[
-        int, typer.Option("--epochs", min=1, help="Head epochs of the estimate (paper: 200).")
+        int, typer.Option("--epochs", help="Head epochs of the estimate (paper: 200).")
     ] = 200,
-    folds: Annotated[int, typer.Option("--folds", min=2, help="Cross-validation folds.")] = 5,
+    folds: Annotated[int, typer.Option("--folds", help="Cross-validation folds (>= 2).")] = 5,
     device: Annotated[str, typer.Option("--device", help="Torch device of the estimate.")] = "cpu",
     as_json: Annotated[bool, typer.Option("--json", help="Print the status as JSON.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
 ) -> None:
     """Show pool size, labels per class, pending instances, rounds so far and an accuracy estimate."""
+    from rich.markup import escape
     from rich.table import Table
 
+    from refine.cli_common import check_device
+    from refine.errors import check_positive_int
     from refine.project import Project
 
+    if estimate:
+        check_positive_int("--epochs", epochs)
+        check_positive_int("--folds", folds, minimum=2)
+        check_device(device)
     p = Project.open(project)
     s = p.status()
     if estimate:
@@ -447,7 +549,10 @@ def status(
         if src.get("kind") == "images"
         else f"embeddings from {src.get('features')}"
     )
-    con.print(f"[bold]{p.root}[/] · state version {s['state_version']} · {what}")
+    con.print(
+        f"[bold]{escape(str(p.root))}[/] · state version {s['state_version']} · {escape(what)}",
+        highlight=False,
+    )
     con.print(
         f"pool {s['pool']} × {s['dim']} · labeled {s['labeled']} · unlabeled {s['unlabeled']} · "
         f"pending (selected, not labeled) {s['pending']}"
@@ -457,14 +562,14 @@ def status(
         t.add_column("class")
         t.add_column("labels", justify="right")
         for c, n in s["classes"].items():
-            t.add_row(c, str(n))
+            t.add_row(escape(c), str(n))
         con.print(t)
     if s["rounds"]:
         t = Table(title="selection rounds")
         for col in (
             "round",
             "strategy",
-            "budget",
+            "batch size",
             "labeled before",
             "labeled since",
             "seed",
@@ -476,7 +581,7 @@ def status(
             t.add_row(
                 str(r["number"]),
                 used,
-                str(r["budget"]),
+                str(r["batch_size"]),
                 str(r["n_labeled"]),
                 str(r["labeled_since"]),
                 str(r["seed"]),
@@ -494,4 +599,4 @@ def status(
                 "labels were chosen by active learning)"
             )
         else:
-            con.print(f"head accuracy estimate: not available ({acc['reason']})")
+            con.print(f"head accuracy estimate: not available ({acc['reason']})", markup=False)

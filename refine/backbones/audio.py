@@ -5,6 +5,13 @@ patches. Its model code is not in a library: it lives in the hub repository
 ``worstchan/EAT-base_epoch30_pretrain`` (the checkpoint the published code used) and is loaded
 with ``transformers.AutoModel.from_pretrained(..., trust_remote_code=True)``.
 
+**Remote code is opt-in.** That code is arbitrary Python from the weights' repository (or from
+the ``auto_map`` of a local ``weights_path`` folder), so :func:`refine.backbones.load_backbone`
+refuses to run it unless asked with ``trust_remote_code=True`` (CLI: ``--trust-remote-code``);
+from the hub it also needs ``revision``, the 40-hex commit to load (CLI: ``--revision``), passed
+to transformers as both ``revision`` and ``code_revision`` so that a later push to the
+repository cannot change what runs. A model given as ``model=`` runs no remote code.
+
 **The EAT interface** this package relies on (and that :class:`refine.backbones.eat_standin.EATStandIn` implements): a
 ``torch.nn.Module`` with a method ``extract_features(mel)`` taking ``mel`` of shape
 ``[B, 1, T, F]`` (T = 1024 frames, F = 128 mel bins, normalised as below) and returning the
@@ -36,6 +43,7 @@ the real load path is exercised in its offline-failing form.
 from __future__ import annotations
 
 import io
+import re
 from math import gcd
 from pathlib import Path
 from typing import Any
@@ -245,6 +253,44 @@ def eat_features_input(item: Any, pre: dict | None = None) -> np.ndarray:
     return mel[None].astype(np.float32)
 
 
+_COMMIT = re.compile(r"[0-9a-f]{40}")
+
+
+def check_remote_code(
+    source: str, local: bool, trust_remote_code: bool, revision: str | None
+) -> dict[str, str]:
+    """Allow EAT's remote code only when asked, and from the hub only at a pinned commit.
+
+    Returns the keyword arguments pinning the revision for transformers (empty for a local
+    folder).
+
+    Raises
+    ------
+    ConfigError
+        Without ``trust_remote_code``; from the hub without a 40-hex ``revision``; with a
+        ``revision`` for a local folder (a folder has no revisions).
+    """
+    if not trust_remote_code:
+        raise ConfigError(
+            f"backbone 'eat' runs Python code shipped with its weights ({source}), not code "
+            "from a library; pass --trust-remote-code (Python: trust_remote_code=True) to allow "
+            "it" + ("" if local else ", with --revision COMMIT pinning the hub repository")
+        )
+    if local:
+        if revision is not None:
+            raise ConfigError(
+                f"--revision pins a hub repository; --weights {source} is a local folder"
+            )
+        return {}
+    if not isinstance(revision, str) or not _COMMIT.fullmatch(revision):
+        raise ConfigError(
+            f"loading backbone 'eat' from the hub ({source}) with remote code needs --revision "
+            f"COMMIT, the full 40-character commit hash to load, got {revision!r}; look it up on "
+            "the repository's page and review that commit's code"
+        )
+    return {"revision": revision, "code_revision": revision}
+
+
 def _eat_encode(model: Any, batch: Any) -> Any:
     return model.extract_features(batch)[:, 0]
 
@@ -257,6 +303,8 @@ def _build_eat(
     weights_path: str | Path | None,
     model: Any,
     init_seed: int,
+    trust_remote_code: bool = False,
+    revision: str | None = None,
 ) -> Backbone:
     import torch
 
@@ -272,10 +320,11 @@ def _build_eat(
         module = build_frozen(lambda: model, pretrained=True, init_seed=init_seed)
         weights = f"custom:{type(model).__name__}"
     else:
-        transformers = require("transformers", "backbones", "backbone 'eat'")
         source = (
             str(Path(weights_path).expanduser()) if weights_path is not None else spec.weights_id
         )
+        pinned = check_remote_code(source, weights_path is not None, trust_remote_code, revision)
+        transformers = require("transformers", "backbones", "backbone 'eat'")
         load_weights = pretrained or weights_path is not None
         hints = [
             f"download the model folder on a machine with network (`hf download {spec.weights_id} "
@@ -287,9 +336,14 @@ def _build_eat(
         def factory() -> Any:
             try:
                 if load_weights:
-                    return transformers.AutoModel.from_pretrained(source, trust_remote_code=True)
-                config = transformers.AutoConfig.from_pretrained(source, trust_remote_code=True)
-                return transformers.AutoModel.from_config(config, trust_remote_code=True)
+                    return transformers.AutoModel.from_pretrained(
+                        source, trust_remote_code=True, **pinned
+                    )
+                config = transformers.AutoConfig.from_pretrained(
+                    source, trust_remote_code=True, **pinned
+                )
+                code = {"code_revision": pinned["code_revision"]} if pinned else {}
+                return transformers.AutoModel.from_config(config, trust_remote_code=True, **code)
             except Exception as err:
                 raise resource_unavailable(
                     "model code and weights of backbone 'eat'", source, err, hints
@@ -321,5 +375,6 @@ register_backbone(
         reference="Chen et al. 2024, EAT: Self-Supervised Pre-Training with Efficient Audio Transformer",
         default=True,
         builder=_build_eat,
+        remote_code=True,
     )
 )

@@ -50,6 +50,8 @@ def load_backbone(
     weights_path: str | Path | None = None,
     model: Any = None,
     init_seed: int = 0,
+    trust_remote_code: bool = False,
+    revision: str | None = None,
 ) -> Backbone:
     """Build the backbone ``name`` with its preprocessing, frozen, on ``device``.
 
@@ -72,11 +74,25 @@ def load_backbone(
         the weights descriptor ``custom:<class name>``, never under the real weights id.
     init_seed : int
         Seed of the random initialisation when ``pretrained=False``.
+    trust_remote_code : bool
+        Allow running the model code shipped with the weights (EAT: its hub repository or the
+        ``weights_path`` folder). Off by default: that code is arbitrary Python.
+    revision : str, optional
+        The commit (40 hex digits) of the hub repository whose code and weights are loaded;
+        required with ``trust_remote_code`` when loading from the hub, so that the code that
+        runs is the code that was reviewed.
     """
     spec = backbone_spec(name)
     dev = resolve_device(device)
     if spec.builder is None:  # pragma: no cover - every registered spec has a builder
         raise ConfigError(f"backbone {name!r} has no builder")
+    remote: dict[str, Any] = {}
+    if spec.remote_code:
+        remote = {"trust_remote_code": bool(trust_remote_code), "revision": revision}
+    elif revision is not None:
+        raise ConfigError(
+            f"--revision applies to backbones whose code comes from the hub (eat), not {name!r}"
+        )
     return spec.builder(
         spec,
         pretrained=bool(pretrained),
@@ -84,4 +100,5 @@ def load_backbone(
         weights_path=weights_path,
         model=model,
         init_seed=int(init_seed),
+        **remote,
     )

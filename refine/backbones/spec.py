@@ -78,6 +78,8 @@ class BackboneSpec:
     reference: str
     default: bool = False
     builder: Callable[..., Any] | None = field(default=None, repr=False, compare=False)
+    #: The model code comes from the weights' repository (``trust_remote_code``), not a library.
+    remote_code: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "preprocessing", _freeze(dict(self.preprocessing)))

@@ -13,8 +13,9 @@ a uniform random draw.
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -78,17 +79,43 @@ def check_cold_start(name: str) -> str:
     free = [n for n in available_strategies() if strategy_class(n).label_free]
     if not isinstance(name, str) or name not in free:
         raise ConfigError(
-            f"cold_start must be a label-free strategy, got {name!r}; allowed values: "
+            f"--cold-start must be a label-free strategy, got {name!r}; allowed values: "
             f"{', '.join(free)} (typiclust and maxherding are the recommended ones)"
         )
     return name
 
 
 def build_strategy(spec: str, params: Mapping[str, Any] | None):
-    """Build (and thereby validate) a strategy from its spec and parameters."""
+    """Build a strategy from its spec and parameters and validate every parameter value.
+
+    Construction checks names only (scikit-learn style); the values are checked by the
+    strategy's validation hooks, run here so that a bad value is refused before a round is
+    recorded, even a cold-start round in which the requested strategy does not run.
+    """
     from refine.strategies import make_strategy
 
-    return make_strategy(spec, **dict(params or {}))
+    strategy = make_strategy(spec, **dict(params or {}))
+    _validate_values(strategy)
+    return strategy
+
+
+def _validate_values(obj: Any, depth: int = 0) -> None:
+    """Run the validation hooks of ``obj`` and of the estimators nested in it."""
+    if depth > 4:
+        return
+    for hook in ("validate_params", "_validate"):
+        fn = getattr(obj, hook, None)
+        if callable(fn):
+            fn()
+    nested = []
+    get_params = getattr(obj, "get_params", None)
+    if callable(get_params):
+        nested = [v for v in get_params(deep=False).values() if hasattr(v, "get_params")]
+    make_filter = getattr(obj, "_filter", None)  # Refine / filtered:*: the filter they build
+    if callable(make_filter):
+        nested.append(make_filter())
+    for v in nested:
+        _validate_values(v, depth + 1)
 
 
 def nominators_text(prov: Mapping[str, Any]) -> str:
@@ -101,20 +128,121 @@ def nominators_text(prov: Mapping[str, Any]) -> str:
     return "; ".join(parts)
 
 
+@dataclass(frozen=True)
+class SelectRequest:
+    """What one selection is asked to do: the options every layer passes on unchanged.
+
+    ``refine select`` builds one from its flags, :meth:`refine.project.Project.select` fills in
+    the project's defaults (:meth:`with_defaults`) and :func:`run_selection` reads it; nothing
+    threads the options one by one through the layers.
+
+    Attributes
+    ----------
+    batch_size : int
+        Instances to select (the AL batch b).
+    strategy : str
+        Strategy spec (``refine``, ``margin``, ``filtered:badge``, ...; see ``refine strategies``).
+    strategy_params : dict
+        Its constructor parameters.
+    seed : int or None
+        Selection seed; None means the project's seed (a :class:`Project` fills it in).
+    cold_start : str or None
+        Label-free strategy used while no label exists; None means the project's.
+    head_epochs : int
+        Epochs of head training (paper protocol: 200).
+    device : str
+        Torch device of head training.
+    jobs : int or None
+        Threads for the filtering draws of Refine / ``filtered:*`` (None: all CPU cores); the
+        batch does not depend on it.
+    include_pending : bool
+        Allow re-selecting instances selected earlier and not labeled yet.
+    """
+
+    batch_size: int
+    strategy: str = "refine"
+    strategy_params: Mapping[str, Any] = field(default_factory=dict)
+    seed: int | None = None
+    cold_start: str | None = None
+    head_epochs: int = 200
+    device: str = "cpu"
+    jobs: int | None = None
+    include_pending: bool = False
+
+    def validated(self) -> SelectRequest:
+        """Check every field (before anything is computed or written); returns ``self``.
+
+        Raises
+        ------
+        ConfigError
+            Naming the flag and the allowed values: a batch size or epochs below 1, a negative
+            seed, an unknown strategy or cold-start strategy, invalid strategy parameters,
+            ``jobs`` below 1.
+        """
+        check_positive_int("--batch-size", self.batch_size)
+        check_positive_int("--epochs", self.head_epochs)
+        if self.seed is not None:
+            check_positive_int("--seed", self.seed, minimum=0)
+        if self.jobs is not None:
+            check_positive_int("--jobs", self.jobs)
+        if not isinstance(self.strategy, str) or not self.strategy:
+            raise ConfigError(f"--strategy must be a strategy name, got {self.strategy!r}")
+        build_strategy(self.strategy, self.strategy_params)
+        if self.cold_start is not None:
+            check_cold_start(self.cold_start)
+        return self
+
+    def with_defaults(self, seed: int, cold_start: str) -> SelectRequest:
+        """This request with ``seed`` / ``cold_start`` filled in where they are None."""
+        return replace(
+            self,
+            seed=seed if self.seed is None else self.seed,
+            cold_start=cold_start if self.cold_start is None else self.cold_start,
+        )
+
+
+class CoveredRowLabelsRead(RuntimeError):
+    """A strategy declared label-free read labels while pending rows stood in as covered."""
+
+
+class _CoverageContext(SelectionContext):
+    """A context whose "labeled" rows include rows that are only *covered* (pending).
+
+    Label-free coverage strategies (TypiClust, MaxHerding, Coreset) must see what is already with
+    the annotators as covered. Those rows have no label, so every label read (``labels``, and
+    through it the head and its probabilities) raises instead of returning a made-up class: a
+    strategy wrongly declared label-free fails loudly rather than training on fake labels.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        self._guard = False
+        super().__init__(*args, **kwargs)
+        self._guard = True
+
+    @property
+    def labels(self) -> np.ndarray:
+        if self._guard:
+            raise CoveredRowLabelsRead(
+                "a strategy declared label-free read labels while pending (unlabeled) rows were "
+                "passed to it as covered; this is a bug in the strategy's declaration"
+            )
+        return self._covered_labels
+
+    @labels.setter
+    def labels(self, value: np.ndarray) -> None:
+        self._covered_labels = value
+
+
 def run_selection(
     X: np.ndarray,
     labeled: np.ndarray,
     labels: np.ndarray,
     trainer: HeadTrainer,
-    budget: int,
+    request: SelectRequest,
     *,
-    strategy: str = "refine",
-    strategy_params: Mapping[str, Any] | None = None,
-    cold_start: str = "typiclust",
     exclude: np.ndarray | None = None,
     seed: int | np.random.SeedSequence = 0,
     cycle: int = 1,
-    jobs: int | None = None,
 ) -> BatchSelection:
     """The engine behind :func:`select_batch` and ``refine select`` (inputs already validated).
 
@@ -122,27 +250,28 @@ def run_selection(
     ----------
     X : ndarray (N, D), float32
     labeled, labels : ndarray of int
-        Labeled rows (in labeling order) and their class indices.
+        The truly labeled rows (in labeling order) and their class indices.
     trainer : HeadTrainer
         Trains the head from the run's fixed initial weights.
-    budget : int
-        Batch size, at most the number of selectable instances.
-    strategy, strategy_params, cold_start
-        See :func:`select_batch`.
+    request : SelectRequest
+        Batch size (at most the number of selectable instances), strategy, its parameters,
+        cold-start strategy and jobs; ``seed`` and ``include_pending`` of the request are
+        ignored here (the caller resolved them into ``seed`` and ``exclude``).
     exclude : ndarray of int, optional
-        Unlabeled rows that must not be selected (sent to annotators already). Strategies that
-        never read labels (TypiClust, MaxHerding, Coreset) treat them as covered, like labeled
-        instances.
+        Unlabeled rows that must not be selected (sent to annotators already). The selection
+        context holds only the truly labeled rows; a label-free strategy (TypiClust,
+        MaxHerding, Coreset) sees the excluded rows as covered through a context that refuses
+        every label read, so no unlabeled row is ever given a label.
     seed : int or SeedSequence
         Root of this selection's random streams.
     cycle : int
         Passed to the context (read only by schedule-based strategies such as TCM).
-    jobs : int, optional
-        Threads for the filtering draws of Refine / ``filtered:*`` (default: all CPU cores);
-        see :func:`with_jobs`.
     """
     t0 = time.perf_counter()
-    requested = build_strategy(strategy, with_jobs(strategy, strategy_params, jobs))
+    strategy = request.strategy
+    cold_start = request.cold_start or COLD_START_CHOICES[0]
+    budget = int(request.batch_size)
+    requested = build_strategy(strategy, with_jobs(strategy, request.strategy_params, request.jobs))
     n = X.shape[0]
     labeled = np.asarray(labeled, dtype=np.int64)
     labels = np.asarray(labels, dtype=np.int64)
@@ -157,31 +286,22 @@ def run_selection(
         )
     if budget > candidates.size:
         raise DataError(
-            f"budget {budget} is larger than the {candidates.size} instances available for "
-            f"selection (unlabeled and not already selected); choose a budget between 1 and "
-            f"{candidates.size}"
+            f"--batch-size {budget} is larger than the {candidates.size} instances available "
+            f"for selection (unlabeled and not already selected); choose a batch size between 1 "
+            f"and {candidates.size}"
         )
     use_cold = labeled.size == 0 and not requested.label_free
     chosen = build_strategy(cold_start, None) if use_cold else requested
-    reads_labels = bool(set(chosen.requires) & {"head", "labels", "probas"})
-    if chosen.label_free and not reads_labels and exclude.size:
-        # coverage strategies that never read labels (TypiClust, MaxHerding, Coreset) must see
-        # what is already with the annotators as covered; their labels are never read
-        ctx_idx = np.concatenate([labeled, exclude])
-        ctx_lab = np.concatenate([labels, np.zeros(exclude.size, np.int64)])
-    else:
-        ctx_idx, ctx_lab = labeled, labels
     root = as_seed_sequence(seed)
-    ctx = SelectionContext(
-        X,
-        ctx_idx,
-        ctx_lab,
-        trainer.n_classes,
-        trainer,
-        seed=child_seed(root, "context"),
-        cycle=cycle,
-    )
-    idx = chosen.select(ctx, candidates, int(budget), child_rng(root, "select"))
+    common = dict(seed=child_seed(root, "context"), cycle=cycle)
+    if chosen.label_free and exclude.size:
+        covered = np.concatenate([labeled, exclude])
+        ctx: SelectionContext = _CoverageContext(
+            X, covered, np.zeros(covered.size, np.int64), trainer.n_classes, trainer, **common
+        )
+    else:
+        ctx = SelectionContext(X, labeled, labels, trainer.n_classes, trainer, **common)
+    idx = chosen.select(ctx, candidates, budget, child_rng(root, "select"))
     trace = getattr(chosen, "trace_", None)
     trace = dict(trace) if isinstance(trace, dict) else None
     noms = trace.pop("batch_nominators", None) if trace else None
@@ -261,8 +381,9 @@ def _parse_labels(
 def select_batch(
     features: Any,
     labels: Any,
-    budget: int,
+    batch_size: int | None = None,
     *,
+    budget: int | None = None,
     strategy: str = "refine",
     strategy_params: Mapping[str, Any] | None = None,
     seed: int = 0,
@@ -275,7 +396,7 @@ def select_batch(
     cycle: int = 1,
     jobs: int | None = None,
 ) -> BatchSelection:
-    """Choose the next ``budget`` instances to annotate.
+    """Choose the next ``batch_size`` instances to annotate.
 
     Parameters
     ----------
@@ -286,8 +407,11 @@ def select_batch(
         ``""``; a mapping gives ``{row: label}`` for the labeled rows only; ``None`` means no
         labels yet (cold start). Labels are class indices (ints) or class names (strings; they
         are indexed in sorted order and returned in ``BatchSelection.classes``).
-    budget : int
-        Number of instances to select, between 1 and the number of unlabeled, not excluded rows.
+    batch_size : int
+        Number of instances to select (the AL batch b), between 1 and the number of unlabeled,
+        not excluded rows.
+    budget : int, optional
+        Deprecated name of ``batch_size``.
     strategy : str
         Any registered strategy or composite spec (``"refine"``, ``"margin"``,
         ``"filtered:badge"``, ...; see ``refine strategies``).
@@ -329,7 +453,7 @@ def select_batch(
     Raises
     ------
     DataError
-        Malformed features or labels, or a budget larger than the selectable pool.
+        Malformed features or labels, or a batch size larger than the selectable pool.
     ConfigError
         Unknown strategy, invalid strategy parameters or cold-start strategy.
 
@@ -345,10 +469,26 @@ def select_batch(
     (10,)
     """
     t0 = time.perf_counter()
+    if budget is not None:
+        if batch_size is not None:
+            raise ConfigError("give batch_size only (budget is its deprecated name)")
+        warnings.warn(
+            "select_batch(budget=...) is deprecated; use batch_size", FutureWarning, stacklevel=2
+        )
+        batch_size = budget
+    if batch_size is None:
+        raise ConfigError("batch_size (instances to select) is required")
+    request = SelectRequest(
+        batch_size=batch_size,
+        strategy=strategy,
+        strategy_params=dict(strategy_params or {}),
+        seed=seed,
+        cold_start=cold_start,
+        head_epochs=head_epochs,
+        device=device,
+        jobs=jobs,
+    ).validated()
     X = validate_features(features)
-    budget = check_positive_int("budget", budget)
-    build_strategy(strategy, strategy_params)
-    check_cold_start(cold_start)
     rows, y, k, names = _parse_labels(labels, X.shape[0], n_classes)
     if np.unique(rows).size != rows.size:
         raise DataError("labels: a row is labeled twice")
@@ -358,28 +498,22 @@ def select_batch(
         if ex.size and (ex.min() < 0 or ex.max() >= X.shape[0]):
             raise DataError(f"exclude: row indices must lie in [0, {X.shape[0]})")
         ex = ex[~np.isin(ex, rows)]
-    config = head_config or HeadConfig(epochs=check_positive_int("head_epochs", head_epochs))
+    config = head_config or HeadConfig(epochs=request.head_epochs)
     trainer = HeadTrainer(
         X.shape[1],
         max(k, 2),
-        init_seed=int(child_seed(seed, "head-init").generate_state(1)[0]),
+        init_seed=head_init_seed(seed),
         config=config,
         device=device,
     )
     result = run_selection(
-        X,
-        rows,
-        y,
-        trainer,
-        budget,
-        strategy=strategy,
-        strategy_params=strategy_params,
-        cold_start=cold_start,
-        exclude=ex,
-        seed=child_seed(seed, "select-batch"),
-        cycle=cycle,
-        jobs=jobs,
+        X, rows, y, trainer, request, exclude=ex, seed=child_seed(seed, "select-batch"), cycle=cycle
     )
     result.classes = names
     result.seconds = time.perf_counter() - t0
     return result
+
+
+def head_init_seed(seed: int) -> int:
+    """Seed of the head's initial weights for a run (or project) seeded with ``seed``."""
+    return int(child_seed(seed, "head-init").generate_state(1)[0])

@@ -8,11 +8,16 @@ from __future__ import annotations
 
 import csv
 import io
+import unicodedata
 from pathlib import Path
 
 import numpy as np
 
 from refine.errors import DataError
+
+#: numpy dtype kinds accepted as embedding values: float, signed and unsigned integer (not bool,
+#: complex, timedelta, datetime, strings or objects).
+NUMERIC_KINDS = "fiu"
 
 #: File suffixes taken as images when a project is made from a folder (case-insensitive).
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp")
@@ -85,8 +90,14 @@ def read_embeddings(
     if suffix == ".npy":
         try:
             arr = np.load(path, allow_pickle=False)
-        except (ValueError, OSError) as err:
+        except (ValueError, OSError, EOFError) as err:
             raise DataError(f"--features {path} is not a readable .npy array ({err})") from None
+        if not isinstance(arr, np.ndarray) or arr.dtype.kind not in NUMERIC_KINDS:
+            kind = getattr(arr, "dtype", type(arr).__name__)
+            raise DataError(
+                f"--features {path} holds {kind} values; embeddings must be real numbers "
+                "(float or integer arrays)"
+            )
     elif suffix == ".parquet":
         arr, ids = _read_parquet(path, feature_column)
     else:
@@ -109,10 +120,27 @@ def _read_parquet(path: Path, feature_column: str | None) -> tuple[np.ndarray, l
     except Exception as err:  # ArrowInvalid and friends
         raise DataError(f"--features {path} is not a readable Parquet file ({err})") from None
     ids = None
+    if table.column_names.count("id") > 1:
+        raise DataError(
+            f"--features {path} has {table.column_names.count('id')} columns named 'id'"
+        )
     if "id" in table.column_names:
-        ids = [None if v is None else str(v) for v in table.column("id").to_pylist()]
-        if any(v is None for v in ids):
-            raise DataError(f"--features {path}: the id column has missing values")
+        id_type = table.schema.field("id").type
+        if not (
+            pa.types.is_string(id_type)
+            or pa.types.is_large_string(id_type)
+            or pa.types.is_integer(id_type)
+        ):
+            raise DataError(
+                f"--features {path}: the id column holds {id_type}; ids must be strings or integers"
+            )
+        raw_ids = table.column("id").to_pylist()
+        missing = [k for k, v in enumerate(raw_ids) if v is None]
+        if missing:
+            raise DataError(
+                f"--features {path}: the id column has missing values (rows {missing[:10]})"
+            )
+        ids = [str(v) for v in raw_ids]
         table = table.drop(["id"])
     list_cols = [
         f.name
@@ -135,6 +163,12 @@ def _read_parquet(path: Path, feature_column: str | None) -> tuple[np.ndarray, l
                 "choose one with --feature-column"
             )
         col = table.column(list_cols[0]).combine_chunks()
+        value_type = col.type.value_type
+        if not (pa.types.is_integer(value_type) or pa.types.is_floating(value_type)):
+            raise DataError(
+                f"--features {path}: column {list_cols[0]!r} holds lists of {value_type}; "
+                "embedding vectors must be lists of numbers (float or integer)"
+            )
         if col.null_count:
             raise DataError(f"--features {path}: column {list_cols[0]!r} has missing rows")
         lengths = np.asarray(col.value_lengths()) if hasattr(col, "value_lengths") else None
@@ -148,11 +182,17 @@ def _read_parquet(path: Path, feature_column: str | None) -> tuple[np.ndarray, l
                     f"(row 0 has {lengths[0]}, rows {bad} differ)"
                 )
             dim = int(lengths[0]) if lengths.size else 0
-        flat = col.flatten().to_numpy(zero_copy_only=False)
+        flat = col.flatten()
+        if flat.null_count:
+            raise DataError(f"--features {path}: column {list_cols[0]!r} has missing values")
+        flat = flat.to_numpy(zero_copy_only=False)
         arr = np.asarray(flat, dtype=np.float64 if flat.dtype.kind != "f" else flat.dtype)
         return arr.reshape(len(col), dim), ids
     numeric = [
-        f.name for f in table.schema if pa.types.is_integer(f.type) or pa.types.is_floating(f.type)
+        f.name
+        for f in table.schema
+        if (pa.types.is_integer(f.type) or pa.types.is_floating(f.type))
+        and not pa.types.is_boolean(f.type)
     ]
     other = [n for n in table.column_names if n not in numeric]
     if not numeric or other:
@@ -184,17 +224,31 @@ def read_ids(path: str | Path) -> list[str]:
             raise DataError(
                 f"--ids {path} needs a header row with a column named 'id'; found columns {header}"
             )
+        if header.count("id") > 1:
+            raise DataError(f"--ids {path} has {header.count('id')} columns named 'id'")
         k = header.index("id")
+        body = rows[1:]
+        while body and (not body[-1] or all(not c.strip() for c in body[-1])):
+            body.pop()  # trailing blank lines
         ids = []
-        for lineno, row in enumerate(rows[1:], start=2):
-            if not row or all(not c.strip() for c in row):
-                continue
-            if k >= len(row):
-                raise DataError(f"--ids {path}, line {lineno}: no value in column 'id'")
-            ids.append(row[k].strip())
+        for lineno, row in enumerate(body, start=2):
+            value = row[k].strip() if k < len(row) else ""
+            if not value:
+                raise DataError(
+                    f"--ids {path}, line {lineno}: empty id; every embedding row needs an id"
+                )
+            ids.append(value)
         return ids
     if suffix == ".txt":
-        return [line.strip() for line in text.splitlines() if line.strip()]
+        lines = text.splitlines()
+        while lines and not lines[-1].strip():
+            lines.pop()  # trailing blank lines
+        empty = [k + 1 for k, line in enumerate(lines) if not line.strip()]
+        if empty:
+            raise DataError(
+                f"--ids {path}: empty id on line(s) {empty[:10]}; every embedding row needs an id"
+            )
+        return [line.strip() for line in lines]
     if suffix == ".json":
         import json
 
@@ -204,6 +258,14 @@ def read_ids(path: str | Path) -> list[str]:
             raise DataError(f"--ids {path} is not valid JSON ({err})") from None
         if not isinstance(data, list):
             raise DataError(f"--ids {path} must hold a JSON list of ids")
+        bad = [
+            k for k, x in enumerate(data) if isinstance(x, bool) or not isinstance(x, (str, int))
+        ]
+        if bad:
+            raise DataError(
+                f"--ids {path}: ids must be strings or integers; entries {bad[:10]} are "
+                f"{', '.join(sorted({type(data[k]).__name__ for k in bad}))}"
+            )
         return [str(x) for x in data]
     raise DataError(f"--ids {path}: unsupported file type {suffix!r}; use .csv, .txt or .json")
 
@@ -215,44 +277,112 @@ def _read_text(path: Path, what: str) -> str:
         raise DataError(f"{what} {path} is not UTF-8 text ({err})") from None
 
 
-def read_annotation_csv(path: str | Path) -> list[tuple[str, str]]:
-    """``(id, label)`` pairs from a CSV with a header row ``id,label`` (extra columns ignored).
+def check_class_name(value: object, where: str) -> str | None:
+    """A class name from an annotation, or None when the annotation holds no class.
 
-    Rows are returned in file order, whitespace around values stripped, blank lines skipped.
-    Validation of the ids against the pool and of conflicting labels happens in
-    :func:`check_annotations`.
+    Empty and whitespace-only strings and ``None`` mean "no class" (the task was not answered);
+    anything that is not a string (a number, ``true``, a list, an object) and strings with
+    control characters (NUL, line breaks, ...) are refused: they cannot be a class name that
+    round-trips through CSV, JSON and a Label Studio labeling configuration (XML).
+    """
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise DataError(
+            f"{where}: the class must be a string, got {type(value).__name__} {value!r}"
+        )
+    text = value.strip()
+    if not text:
+        return None
+    bad = sorted(
+        {c for c in text if unicodedata.category(c) in ("Cc", "Cs") or c in "\u2028\u2029"}
+    )
+    if bad:
+        raise DataError(
+            f"{where}: class {text!r} contains control characters ({', '.join(map(repr, bad))}); "
+            "class names must be printable text"
+        )
+    return text
+
+
+def read_annotation_csv(
+    path: str | Path, label_column: str | None = None
+) -> tuple[list[tuple[str, str]], dict]:
+    """``(id, label)`` pairs from a CSV with a header row (extra columns ignored).
+
+    The pool id is the ``refine_id`` column when there is one (a Label Studio CSV export: its
+    ``id`` column is Label Studio's own task number, not a pool id), else the ``id`` column. The
+    class is the ``label`` column, or ``label_column`` (Label Studio names it after the Choices
+    control). Rows are returned in file order, whitespace around values stripped, blank lines
+    skipped; rows without a class (tasks not annotated) are counted as skipped. Validation of the
+    ids against the pool and of conflicting labels happens in :func:`check_annotations`.
+
+    Returns
+    -------
+    pairs : list of (str, str)
+    info : dict
+        ``id_column`` (the column read as the pool id) and ``skipped`` (rows without a class).
     """
     path = Path(path)
+    if path.is_dir():
+        raise DataError(f"annotation file {path} is a folder; give the exported file")
     if not path.is_file():
         raise DataError(f"annotation file {path}: no such file")
     text = _read_text(path, "annotation file")
-    rows = [r for r in csv.reader(io.StringIO(text)) if r and any(c.strip() for c in r)]
+    if "\x00" in text:
+        raise DataError(f"annotation file {path} contains NUL bytes; it is not a text CSV")
+    try:
+        rows = [r for r in csv.reader(io.StringIO(text)) if r and any(c.strip() for c in r)]
+    except csv.Error as err:
+        raise DataError(f"annotation file {path} is not valid CSV ({err})") from None
     if not rows:
         raise DataError(f"annotation file {path} is empty; expected a header 'id,label' and rows")
     header = [h.strip().lower() for h in rows[0]]
-    missing = [c for c in ("id", "label") if c not in header]
+    dups = sorted({h for h in header if header.count(h) > 1 and h})
+    if dups:
+        raise DataError(
+            f"annotation file {path} has several columns named {', '.join(map(repr, dups))}; "
+            "each column name must appear once"
+        )
+    id_col = "refine_id" if "refine_id" in header else "id"
+    lab_col = (label_column or "label").lower()
+    missing = [c for c in (id_col, lab_col) if c not in header]
     if missing:
         raise DataError(
-            f"annotation file {path} needs columns 'id' and 'label' in its header row; "
-            f"missing {missing}, found {rows[0]}"
+            f"annotation file {path} needs columns {id_col!r} and {lab_col!r} in its header row "
+            f"(or 'refine_id' from a Label Studio export); missing {missing}, found {rows[0]}"
         )
-    ki, kl = header.index("id"), header.index("label")
+    ki, kl = header.index(id_col), header.index(lab_col)
     pairs = []
-    bad_rows = []
+    no_id = []
+    skipped = 0
     for lineno, row in enumerate(rows[1:], start=2):
         i = row[ki].strip() if ki < len(row) else ""
-        lab = row[kl].strip() if kl < len(row) else ""
-        if not i or not lab:
-            bad_rows.append(lineno)
+        raw = row[kl] if kl < len(row) else ""
+        lab = check_class_name(raw, f"annotation file {path.name}, line {lineno}")
+        if not i:
+            no_id.append(lineno)
             continue
+        if lab is None:
+            skipped += 1
+            continue
+        if lab.startswith("{") and "choices" in lab:  # Label Studio: several choices, as JSON
+            raise DataError(
+                f"annotation file {path.name}, line {lineno}: several classes chosen ({lab}); "
+                "single-label classification needs exactly one"
+            )
         pairs.append((i, lab))
-    if bad_rows:
+    if no_id:
         raise DataError(
-            f"annotation file {path}: rows without an id or a label (lines {bad_rows[:10]})"
+            f"annotation file {path}: rows without a value in column {id_col!r} "
+            f"(lines {no_id[:10]})"
         )
     if not pairs:
-        raise DataError(f"annotation file {path} has a header but no annotations")
-    return pairs
+        raise DataError(
+            f"annotation file {path} has a header but no annotations"
+            + (f" ({skipped} row(s) without a class)" if skipped else "")
+        )
+    return pairs, {"id_column": id_col, "skipped": skipped}
 
 
 def check_annotations(

@@ -27,6 +27,7 @@ from urllib.parse import unquote
 from xml.sax.saxutils import quoteattr
 
 from refine.errors import DataError
+from refine.project.inputs import check_class_name
 
 #: Name of the Choices control in the labeling configuration written by :func:`labeling_config`.
 CHOICES_NAME = "label"
@@ -88,6 +89,10 @@ class _IdResolver:
     def __call__(self, data: dict[str, Any]) -> str | None:
         rid = data.get("refine_id")
         if rid is not None:
+            if isinstance(rid, bool) or not isinstance(rid, (str, int)):
+                raise DataError(
+                    f"refine_id must be a pool id (a string), got {type(rid).__name__} {rid!r}"
+                )
             return str(rid)
         ref = data.get("image")
         if not isinstance(ref, str) or not ref:
@@ -107,7 +112,27 @@ class _IdResolver:
         return ref  # reported as unknown by the caller
 
 
-def _choice_of(results: list, from_name: str | None, where: str) -> str | None:
+def _choices_list(value: Any, where: str) -> list[str]:
+    """The chosen classes of one answer: a list of class names (None / blank entries dropped)."""
+    if not isinstance(value, list):
+        raise DataError(
+            f"{where}: 'choices' must be a list of class names, got {type(value).__name__} "
+            f"{value!r}"
+        )
+    out = []
+    for c in value:
+        name = check_class_name(c, where)
+        if name is None:
+            raise DataError(
+                f"{where}: an empty choice {c!r}; a chosen class must be a non-empty class name"
+            )
+        out.append(name)
+    return out
+
+
+def _choice_of(results: Any, from_name: str | None, where: str) -> str | None:
+    if not isinstance(results, list):
+        raise DataError(f"{where}: an annotation's 'result' must be a list of regions")
     regions = [
         r
         for r in results
@@ -124,7 +149,7 @@ def _choice_of(results: list, from_name: str | None, where: str) -> str | None:
             f"{where} answers several choice controls ({', '.join(names)}); pass --from-name "
             "to say which one holds the class"
         )
-    chosen = [c for r in regions for c in r["value"]["choices"]]
+    chosen = [c for r in regions for c in _choices_list(r["value"]["choices"], where)]
     if not chosen:
         return None
     if len(set(chosen)) > 1:
@@ -132,7 +157,7 @@ def _choice_of(results: list, from_name: str | None, where: str) -> str | None:
             f"{where} chose several classes {sorted(set(chosen))}; single-label classification "
             "needs exactly one"
         )
-    return str(chosen[0])
+    return chosen[0]
 
 
 def read_export(
@@ -175,6 +200,10 @@ def read_export(
         data = json.loads(raw)
     except json.JSONDecodeError as err:
         raise DataError(f"annotation file {path} is not valid JSON ({err})") from None
+    except RecursionError:
+        raise DataError(
+            f"annotation file {path} is nested too deeply to be a Label Studio export"
+        ) from None
     if isinstance(data, dict):
         data = [data]
     if not isinstance(data, list) or not all(isinstance(t, dict) for t in data):
@@ -185,12 +214,24 @@ def read_export(
     pairs: list[tuple[str, str]] = []
     stats = {"tasks": len(data), "annotated": 0, "skipped": 0}
     for k, task in enumerate(data):
-        where = f"annotation file {path.name}, task {task.get('id', k)}"
+        where = f"annotation file {path.name}, task {_task_name(task, k)}"
         if "annotations" in task or "data" in task:
-            pid = resolve(task.get("data") or {})
+            data_field = task.get("data") or {}
+            if not isinstance(data_field, dict):
+                raise DataError(
+                    f"{where}: 'data' must be an object with the task's fields (refine_id, "
+                    f"image), got {type(data_field).__name__}"
+                )
+            try:
+                pid = resolve(data_field)
+            except DataError as err:
+                raise DataError(f"{where}: {err}") from None
             label = _task_label(task, from_name, where)
         else:  # JSON-MIN: data fields and answers flattened into one record
-            pid = resolve(task)
+            try:
+                pid = resolve(task)
+            except DataError as err:
+                raise DataError(f"{where}: {err}") from None
             label = _min_label(task, from_name or CHOICES_NAME, where)
         if label is None:
             stats["skipped"] += 1
@@ -209,8 +250,19 @@ def read_export(
     return pairs, stats
 
 
+def _task_name(task: dict, k: int) -> str:
+    """How a message names a task: its Label Studio id when it is a plain number, else its row."""
+    tid = task.get("id")
+    if isinstance(tid, int) and not isinstance(tid, bool):
+        return str(tid)
+    return f"#{k + 1}"
+
+
 def _task_label(task: dict, from_name: str | None, where: str) -> str | None:
-    anns = [a for a in task.get("annotations") or [] if isinstance(a, dict)]
+    anns = task.get("annotations") or []
+    if not isinstance(anns, list):
+        raise DataError(f"{where}: 'annotations' must be a list")
+    anns = [a for a in anns if isinstance(a, dict)]
     anns = [a for a in anns if not a.get("was_cancelled")]
     found = []
     for a in anns:
@@ -232,13 +284,21 @@ def _task_label(task: dict, from_name: str | None, where: str) -> str | None:
 
 
 def _min_label(rec: dict, key: str, where: str) -> str | None:
-    v = rec.get(key)
-    if v is None or v == "":
-        return None
+    if key not in rec:
+        return None  # a task without an answer
+    v = rec[key]
     if isinstance(v, dict):
-        v = v.get("choices")
+        if "choices" not in v:
+            raise DataError(f"{where}: {key!r} is an object without 'choices'")
+        v = _choices_list(v["choices"], where)
     if isinstance(v, list):
-        if len(set(map(str, v))) != 1:
-            raise DataError(f"{where} chose several classes {v}; expected exactly one")
-        v = v[0]
-    return str(v)
+        names = _choices_list(v, where)
+        if not names:
+            return None
+        if len(set(names)) != 1:
+            raise DataError(f"{where} chose several classes {sorted(set(names))}; expected one")
+        return names[0]
+    name = check_class_name(v, where)
+    if name is None:
+        raise DataError(f"{where}: {key!r} is {v!r}; a chosen class must be a non-empty class name")
+    return name

@@ -38,6 +38,7 @@ import json
 import os
 import re
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -46,6 +47,7 @@ from typing import Any
 import numpy as np
 
 from refine.errors import DataError, RefineError
+from refine.project.outputs import user_file_mode
 
 #: Version of the folder layout written by this package; folders of other versions are refused.
 FORMAT_VERSION = 1
@@ -131,6 +133,7 @@ def write_bytes_exclusive(path: Path, data: bytes) -> None:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
+            os.fchmod(fh.fileno(), user_file_mode())  # mkstemp makes 0600; use the umask
             os.fsync(fh.fileno())
         try:
             os.link(tmp, path)
@@ -166,6 +169,8 @@ def _read_json(path: Path, what: str) -> Any:
         raise ProjectError(f"{what} {path} is missing; the project folder is incomplete") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
         raise ProjectError(f"{what} {path} cannot be read ({err})") from None
+    except RecursionError:
+        raise ProjectError(f"{what} {path} is nested too deeply to be a project file") from None
 
 
 def check_format(meta: Any, path: Path) -> None:
@@ -284,8 +289,12 @@ def read_events(root: Path) -> ProjectState:
             check_format(data, p)
             if data.get("kind") != kind or data.get("number") != int(m.group(1)):
                 raise ProjectError(f"{p} does not hold {kind} event number {int(m.group(1))}")
+            seq = data.get("seq")
+            if isinstance(seq, bool) or not isinstance(seq, int):
+                raise ProjectError(f"{p} has no integer sequence number 'seq' (got {seq!r})")
+            _check_event_body(kind, data, p)
             numbers.append(int(m.group(1)))
-            events.append((int(data.get("seq", -1)), kind, p, data))
+            events.append((seq, kind, p, data))
         if numbers != list(range(1, len(numbers) + 1)):
             raise ProjectError(
                 f"{folder} has {kind} files numbered {numbers}; expected 1..{len(numbers)} without "
@@ -325,6 +334,36 @@ def read_events(root: Path) -> ProjectState:
             for i in data["selected"]:
                 state.selected.setdefault(str(i), int(data["number"]))
     return state
+
+
+def _is_str_list(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+
+def _check_event_body(kind: str, data: dict, path: Path) -> None:
+    """Refuse an event file whose fields do not have the types this package writes."""
+    if kind == "labels":
+        labels = data.get("labels")
+        ok = (
+            isinstance(labels, list)
+            and all(
+                isinstance(e, list) and len(e) == 2 and all(isinstance(v, str) for v in e)
+                for e in labels
+            )
+            and _is_str_list(data.get("new_classes", []))
+            and isinstance(data.get("relabeled", {}), dict)
+            and all(_is_str_list(v) for v in data.get("relabeled", {}).values())
+            and isinstance(data.get("source", {}), dict)
+        )
+        what = "'labels' as [id, class] string pairs, 'new_classes' as a list of strings"
+    else:
+        ok = _is_str_list(data.get("selected")) and isinstance(data.get("provenance", {}), dict)
+        what = "'selected' as a list of pool ids (strings)"
+    if not ok:
+        raise ProjectError(
+            f"{path} is not a valid {kind} event: expected {what}; the file was changed or "
+            "written by other software"
+        )
 
 
 @dataclass(frozen=True)
@@ -473,6 +512,31 @@ def state_digest(meta: ProjectMeta, state: ProjectState) -> str:
         "pending": state.pending,
     }
     return sha256_bytes(canonical_json(payload).encode())
+
+
+@contextlib.contextmanager
+def project_lock(root: Path) -> Iterator[None]:
+    """Hold an advisory lock on ``project.json`` while a command appends an event.
+
+    The lock is taken on a read-only descriptor, so the file's bytes and times are untouched.
+    Where ``fcntl`` does not exist (Windows) only the exclusive file creation protects writers.
+    """
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        yield
+        return
+    fd = os.open(root / PROJECT_FILE, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise ConcurrentModificationError(
+                f"another refine command is changing {root} right now; wait for it to finish"
+            ) from None
+        yield
+    finally:
+        os.close(fd)
 
 
 def check_ids(ids: list[str], what: str) -> list[str]:

@@ -54,7 +54,7 @@ def test_unreachable_image_weights(hf_offline, name, weights_id, local_file):
 def test_unreachable_eat_code_and_weights(hf_offline):
     for pretrained in (True, False):  # even random weights need EAT's hub-hosted model code
         with pytest.raises(ResourceUnavailableError) as info:
-            load_backbone("eat", pretrained=pretrained)
+            load_backbone("eat", pretrained=pretrained, trust_remote_code=True, revision="0" * 40)
         _check_message(
             info.value,
             "'worstchan/EAT-base_epoch30_pretrain'",

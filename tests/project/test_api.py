@@ -106,7 +106,7 @@ def test_errors_name_the_problem(data):
         select_batch(X, labels, 3, strategy="nope")
     with pytest.raises(ConfigError, match="label-free"):
         select_batch(X, labels, 3, cold_start="margin")
-    with pytest.raises(ConfigError, match="budget"):
+    with pytest.raises(ConfigError, match="--batch-size must be an integer >= 1"):
         select_batch(X, labels, 0)
 
 
@@ -117,3 +117,35 @@ def test_parallel_filtering_draws_give_the_same_batch(data):
     parallel = select_batch(X, labels, 6, jobs=2, **kw)
     np.testing.assert_array_equal(serial.indices, parallel.indices)
     assert serial.provenance == parallel.provenance
+
+
+def test_pending_rows_never_get_a_label(data, monkeypatch):
+    """A label-reading strategy sees only the truly labeled rows; a label-free one may see the
+    pending rows as covered, but any label read then fails instead of inventing class 0."""
+    from refine.head import HeadTrainer
+    from refine.project import api
+
+    X, _, labels = data
+    rows = np.flatnonzero(labels >= 0)
+    pending = np.arange(100, 110)
+    seen = []
+
+    class Spy(api.SelectionContext):
+        def __init__(self, X, labeled, labels, *args, **kwargs):
+            seen.append((np.asarray(labeled).copy(), np.asarray(labels).copy()))
+            super().__init__(X, labeled, labels, *args, **kwargs)
+
+    monkeypatch.setattr(api, "SelectionContext", Spy)
+    trainer = HeadTrainer(X.shape[1], 3, init_seed=0)
+    req = api.SelectRequest(batch_size=4, strategy="margin", head_epochs=EPOCHS)
+    api.run_selection(X, rows, labels[rows], trainer, req, exclude=pending)
+    np.testing.assert_array_equal(seen[-1][0], rows)
+    np.testing.assert_array_equal(seen[-1][1], labels[rows])
+
+    covered = np.concatenate([rows, pending])
+    ctx = api._CoverageContext(X, covered, np.zeros(covered.size, np.int64), 3, trainer)
+    np.testing.assert_array_equal(ctx.labeled, covered)
+    with pytest.raises(api.CoveredRowLabelsRead):
+        ctx.labels  # noqa: B018
+    with pytest.raises(api.CoveredRowLabelsRead):
+        ctx.probas(np.arange(3))

@@ -113,20 +113,20 @@ def test_budget_larger_than_the_unlabeled_pool(labeled_project):
         labeled_project.root,
         "select",
         labeled_project.root,
-        "--budget",
+        "--batch-size",
         "115",
-        fragments=["budget 115 is larger than the 114 instances", "between 1 and 114"],
+        fragments=["--batch-size 115 is larger than the 114 instances", "between 1 and 114"],
     )
 
 
 @pytest.mark.parametrize(
     ("args", "fragment"),
     [
-        (["--budget", "0"], "budget must be an integer >= 1"),
-        (["--budget", "3", "--strategy", "nope"], "unknown strategy 'nope'"),
-        (["--budget", "3", "--cold-start", "margin"], "label-free strategy"),
-        (["--budget", "3", "--param", "rounds=0"], "rounds"),
-        (["--budget", "3", "--out", "batch.xlsx"], "unsupported file type"),
+        (["--batch-size", "0"], "--batch-size must be an integer >= 1"),
+        (["--batch-size", "3", "--strategy", "nope"], "unknown strategy 'nope'"),
+        (["--batch-size", "3", "--cold-start", "margin"], "label-free strategy"),
+        (["--batch-size", "3", "--param", "rounds=0"], "rounds"),
+        (["--batch-size", "3", "--out", "batch.xlsx"], "unsupported file type"),
     ],
 )
 def test_bad_select_options(labeled_project, args, fragment):
@@ -143,7 +143,7 @@ def test_incompatible_project_version(labeled_project, tmp_path):
     f = write_csv(tmp_path / "a.csv", [("item-001", "ant")])
     for args in (
         ["label", labeled_project.root, f],
-        ["select", labeled_project.root, "--budget", "3"],
+        ["select", labeled_project.root, "--batch-size", "3"],
         ["status", labeled_project.root],
         ["export", labeled_project.root, "--out", tmp_path / "t.json"],
     ):
@@ -170,7 +170,7 @@ def test_a_modified_feature_file_is_detected(labeled_project):
         labeled_project.root,
         "select",
         labeled_project.root,
-        "--budget",
+        "--batch-size",
         "3",
         "--strategy",
         "random",

@@ -91,7 +91,7 @@ def test_practitioner_round_trip(tmp_path, image_folder):
         "--backbone",
         "dinov2",
         "--random-weights",
-        "--batch-size",
+        "--forward-batch",
         "36",
         "-q",
     )
@@ -102,7 +102,7 @@ def test_practitioner_round_trip(tmp_path, image_folder):
     assert ids[0] == "blue/00.png" and len(ids) == 36
 
     # round 1: cold start, no labels yet
-    run("select", proj, "--budget", "6", "--seed", "7", "--out", tmp_path / "b1.csv", "-q")
+    run("select", proj, "--batch-size", "6", "--seed", "7", "--out", tmp_path / "b1.csv", "-q")
     b1 = read_batch(tmp_path / "b1.csv")
     assert len(b1) == 6 and {r["strategy"] for r in b1} == {"typiclust"}
     assert all(r["image"] == str(image_folder / r["id"]) for r in b1)
@@ -116,7 +116,7 @@ def test_practitioner_round_trip(tmp_path, image_folder):
     run(
         "select",
         proj,
-        "--budget",
+        "--batch-size",
         "6",
         "--seed",
         "7",
@@ -147,7 +147,7 @@ def test_practitioner_round_trip(tmp_path, image_folder):
     run(
         "select",
         proj,
-        "--budget",
+        "--batch-size",
         "6",
         "--seed",
         "7",
