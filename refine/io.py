@@ -88,3 +88,14 @@ def read_parquet_with_metadata(path: str | os.PathLike) -> tuple[pd.DataFrame, d
         if k.decode().startswith(META_PREFIX)
     }
     return table.to_pandas(), meta
+
+
+def canonical_json(obj: Any) -> str:
+    """Deterministic compact JSON for digests and keys: sorted keys, no whitespace, no NaN.
+
+    Non-ASCII text stays as it is (encode the result as UTF-8), so a digest of ASCII-only data
+    is the same as with ``ensure_ascii=True``.
+    """
+    return json.dumps(
+        obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    )

@@ -46,17 +46,11 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from refine.features.errors import CacheCorruptedError, CacheMismatchError
+from refine.io import canonical_json
 
 FORMAT_VERSION = 1
 SUFFIX = ".npz"
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
-
-
-def canonical_json(obj: Any) -> str:
-    """Deterministic JSON (sorted keys, no whitespace, ASCII, no NaN) used for keys and digests."""
-    return json.dumps(
-        obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False
-    )
 
 
 def public_version(version: str) -> str:
@@ -79,7 +73,7 @@ def library_versions(packages: Iterable[str], *, public: bool = True) -> dict[st
 def cache_key(identity: Mapping[str, Any], versions: Mapping[str, str]) -> str:
     """The cache key: hex sha256 of the canonical JSON of identity and library versions."""
     payload = canonical_json({"identity": dict(identity), "versions": dict(versions)})
-    return hashlib.sha256(payload.encode("ascii")).hexdigest()
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
 def cache_filename(dataset: str, split: str, backbone: str, key: str) -> str:
@@ -137,10 +131,10 @@ def _digest(features: np.ndarray, labels: np.ndarray, meta_without_sha: Mapping[
         "features": [list(features.shape), features.dtype.str],
         "labels": [list(labels.shape), labels.dtype.str],
     }
-    h.update(canonical_json(layout).encode("ascii"))
+    h.update(canonical_json(layout).encode("utf-8"))
     h.update(memoryview(np.ascontiguousarray(features)).cast("B"))
     h.update(memoryview(np.ascontiguousarray(labels)).cast("B"))
-    h.update(canonical_json(dict(meta_without_sha)).encode("ascii"))
+    h.update(canonical_json(dict(meta_without_sha)).encode("utf-8"))
     return h.hexdigest()
 
 

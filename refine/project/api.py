@@ -25,7 +25,7 @@ from refine.data import validate_features
 from refine.errors import ConfigError, DataError, PoolExhaustedError, check_positive_int
 from refine.head import HeadConfig, HeadTrainer
 from refine.parallel import default_jobs, with_jobs  # noqa: F401  (re-exported)
-from refine.seeding import as_seed_sequence, child_rng, child_seed
+from refine.seeding import as_seed_sequence, child_rng, child_seed, head_init_seed
 
 #: Strategies offered for the cold start in the documentation (any label-free strategy works).
 COLD_START_CHOICES = ("typiclust", "maxherding")
@@ -88,34 +88,16 @@ def check_cold_start(name: str) -> str:
 def build_strategy(spec: str, params: Mapping[str, Any] | None):
     """Build a strategy from its spec and parameters and validate every parameter value.
 
-    Construction checks names only (scikit-learn style); the values are checked by the
-    strategy's validation hooks, run here so that a bad value is refused before a round is
-    recorded, even a cold-start round in which the requested strategy does not run.
+    Construction checks names only (scikit-learn style); the values are checked by
+    :meth:`Strategy.check_params` (composites check their members), run here so that a bad value
+    is refused before a round is recorded, even a cold-start round in which the requested
+    strategy does not run.
     """
     from refine.strategies import make_strategy
 
     strategy = make_strategy(spec, **dict(params or {}))
-    _validate_values(strategy)
+    strategy.check_params()
     return strategy
-
-
-def _validate_values(obj: Any, depth: int = 0) -> None:
-    """Run the validation hooks of ``obj`` and of the estimators nested in it."""
-    if depth > 4:
-        return
-    for hook in ("validate_params", "_validate"):
-        fn = getattr(obj, hook, None)
-        if callable(fn):
-            fn()
-    nested = []
-    get_params = getattr(obj, "get_params", None)
-    if callable(get_params):
-        nested = [v for v in get_params(deep=False).values() if hasattr(v, "get_params")]
-    make_filter = getattr(obj, "_filter", None)  # Refine / filtered:*: the filter they build
-    if callable(make_filter):
-        nested.append(make_filter())
-    for v in nested:
-        _validate_values(v, depth + 1)
 
 
 def nominators_text(prov: Mapping[str, Any]) -> str:
@@ -301,9 +283,9 @@ def run_selection(
         )
     else:
         ctx = SelectionContext(X, labeled, labels, trainer.n_classes, trainer, **common)
-    idx = chosen.select(ctx, candidates, budget, child_rng(root, "select"))
-    trace = getattr(chosen, "trace_", None)
-    trace = dict(trace) if isinstance(trace, dict) else None
+    selection = chosen.select_with_trace(ctx, candidates, budget, child_rng(root, "select"))
+    idx = selection.indices
+    trace = dict(selection.trace) or None
     noms = trace.pop("batch_nominators", None) if trace else None
     final = (trace or {}).get("final_strategy", chosen.name)
     provenance = [{"final": final, "rounds": dict((noms or {}).get(str(int(i)), {}))} for i in idx]
@@ -512,8 +494,3 @@ def select_batch(
     result.classes = names
     result.seconds = time.perf_counter() - t0
     return result
-
-
-def head_init_seed(seed: int) -> int:
-    """Seed of the head's initial weights for a run (or project) seeded with ``seed``."""
-    return int(child_seed(seed, "head-init").generate_state(1)[0])

@@ -27,7 +27,7 @@ import refine.project.batches as batches
 import refine.project.inputs as inputs
 import refine.project.summary as summary
 from refine.head import HeadConfig, HeadTrainer
-from refine.project.api import SelectRequest, head_init_seed
+from refine.project.api import SelectRequest
 from refine.project.create import ExtractOptions, PoolSource, SkipReport, create_project
 from refine.project.labels import diff_labels, read_annotations
 from refine.project.selection import BatchOutput, Phase, select_round, write_batch_files
@@ -43,6 +43,7 @@ from refine.project.store import (
     sha256_file,
     write_event,
 )
+from refine.seeding import head_init_seed
 
 
 def grown_trainer(

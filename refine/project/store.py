@@ -47,6 +47,7 @@ from typing import Any
 import numpy as np
 
 from refine.errors import DataError, RefineError
+from refine.io import canonical_json
 from refine.project.outputs import user_file_mode
 
 #: Version of the folder layout written by this package; folders of other versions are refused.
@@ -98,11 +99,6 @@ def sha256_file(path: str | os.PathLike, chunk: int = 1 << 22) -> str:
         while block := fh.read(chunk):
             h.update(block)
     return h.hexdigest()
-
-
-def canonical_json(obj: Any) -> str:
-    """Deterministic compact JSON (sorted keys) used for digests."""
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def _fsync_dir(directory: Path) -> None:
