@@ -19,7 +19,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from refine.cli_common import friendly_errors, parse_params, route_params
-from refine.errors import ConfigError
+from refine.errors import ConfigError, check_positive_int
 
 app = typer.Typer(
     name="refine",
@@ -73,17 +73,14 @@ def run(
         ),
     ] = ["random"],  # noqa: B006 (typer reads the default)
     seeds: Annotated[str, typer.Option(help="Seeds: '1', '1-10', '1,3,5' or '1-3,7'.")] = "1",
-    cycles: Annotated[
-        int, typer.Option(min=0, help="AL cycles after the initial pool (paper: 20).")
-    ] = 20,
+    cycles: Annotated[int, typer.Option(help="AL cycles after the initial pool (paper: 20).")] = 20,
     batch_size: Annotated[
         int | None,
-        typer.Option(min=1, help="Instances labeled per cycle b (default: the dataset's b)."),
+        typer.Option(help="Instances labeled per cycle b (default: the dataset's b)."),
     ] = None,
     subsample: Annotated[
         int,
         typer.Option(
-            min=0,
             help="Random subsample of the unlabeled pool scored by single strategies "
             "per query (0 = whole pool). Refine/filtered strategies ignore it.",
         ),
@@ -109,7 +106,7 @@ def run(
             "available; the choice is printed)."
         ),
     ] = "auto",
-    epochs: Annotated[int, typer.Option(min=1, help="Head training epochs (paper: 200).")] = 200,
+    epochs: Annotated[int, typer.Option(help="Head training epochs (paper: 200).")] = 200,
     param: Annotated[
         list[str] | None,
         typer.Option(
@@ -124,7 +121,6 @@ def run(
     jobs: Annotated[
         int | None,
         typer.Option(
-            min=1,
             help="Threads for Refine's and filtered:*'s filtering draws (default: all cores). "
             "Changes the speed only: the batches are the same for any value.",
         ),
@@ -146,6 +142,14 @@ def run(
     for n in names:
         make_strategy(n, **strategy_params[n]).check_params()  # and on invalid values
     seed_list = parse_seeds(seeds)
+    # one error format for every command: ConfigError → one line, exit 2 (not click's usage box)
+    check_positive_int("--cycles", cycles, minimum=0)
+    check_positive_int("--subsample", subsample, minimum=0)
+    check_positive_int("--epochs", epochs)
+    if jobs is not None:
+        check_positive_int("--jobs", jobs)
+    if batch_size is not None:
+        check_positive_int("--batch-size", batch_size)
     device = _run_device(device, quiet)
     data = _run_data(dataset, backbone, features_dir, parse_params(dataset_param))
     b = batch_size if batch_size is not None else data.batch_size
