@@ -18,6 +18,7 @@ Guarantees of :meth:`Strategy.select` (checked, not assumed):
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
@@ -28,6 +29,14 @@ from refine.errors import ConfigError, PoolExhaustedError, RefineError, check_po
 
 #: What a strategy may declare in :attr:`Strategy.requires`.
 REQUIREMENTS = frozenset({"probas", "head", "labels", "features", "normalized_features"})
+
+
+@dataclass(frozen=True)
+class Selection:
+    """A strategy's batch and what it recorded about choosing it (the loop stores ``trace``)."""
+
+    indices: np.ndarray
+    trace: dict = field(default_factory=dict)
 
 
 class SmallPoolWarning(UserWarning):
