@@ -50,7 +50,9 @@ class Linear(nn.Module):
     ):
         super().__init__()
         bound = 1.0 / math.sqrt(in_features)
-        w = (torch.rand(out_features, in_features, generator=generator, dtype=dtype) * 2 - 1) * bound
+        w = (
+            torch.rand(out_features, in_features, generator=generator, dtype=dtype) * 2 - 1
+        ) * bound
         b = (torch.rand(out_features, generator=generator, dtype=dtype) * 2 - 1) * bound
         self.weight = nn.Parameter(w)
         self.bias = nn.Parameter(b)
@@ -92,8 +94,17 @@ def gmm_threshold(
         Fraction of the batch meant to lie above the threshold.
     seed : int
         Seeds the mixture's initialisation and its draws (``random_state``).
+
+    Returns
+    -------
+    float
+        The threshold; for a single score, that score.
     """
     scores = np.asarray(scores, dtype=np.float64).reshape(-1, 1)
+    if scores.shape[0] < 2:
+        # a mixture needs two scores (the published code fails here): one instance is its own
+        # threshold, so its relaxed score is 1/2
+        return float(scores[0, 0])
     # 1-D data: a diagonal covariance is the full one (same fit, same draws), and cheaper
     gm = GaussianMixture(
         n_components=min(int(n_components), scores.shape[0]),
@@ -172,6 +183,8 @@ def load_module(module: nn.Module, state: dict, device: torch.device) -> None:
     for name, d in state.items():
         t = unpack(d, device)
         if tuple(t.shape) != tuple(own[name].shape):
-            raise ValueError(f"parameter {name} has shape {tuple(t.shape)}, expected {own[name].shape}")
+            raise ValueError(
+                f"parameter {name} has shape {tuple(t.shape)}, expected {own[name].shape}"
+            )
         loaded[name] = t
     module.load_state_dict(loaded)

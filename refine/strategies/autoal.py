@@ -104,13 +104,19 @@ class _AutoALBase(Strategy):
             raise ConfigError(
                 f"strategies must be a non-empty sequence of strategy names, got {specs!r}"
             )
-        names = tuple(_spec_name(s) for s in specs)
+        # unnamed instances (user-defined, unregistered) are told apart by their position
+        names = tuple(
+            f"{_spec_name(s)}[{i}]" if isinstance(s, Strategy) and not s.name else _spec_name(s)
+            for i, s in enumerate(specs)
+        )
         if len(set(names)) != len(names):
             raise ConfigError(f"strategies must be unique, got {list(names)}")
         return names
 
     def _candidates(self) -> list[Strategy]:
-        specs = (self.strategies,) if isinstance(self.strategies, (str, Strategy)) else self.strategies
+        specs = (
+            (self.strategies,) if isinstance(self.strategies, (str, Strategy)) else self.strategies
+        )
         params = self.strategy_params or {}
         return [
             clone(s) if isinstance(s, Strategy) else make_strategy(s, **(params.get(s) or {}))
@@ -293,7 +299,9 @@ class _AutoALBase(Strategy):
                     continue
                 n_even = rows.size - rows.size % 2
                 with torch.no_grad():
-                    target = F.cross_entropy(nets["fit"](xb[:n_even]), yb[:n_even], reduction="none")
+                    target = F.cross_entropy(
+                        nets["fit"](xb[:n_even]), yb[:n_even], reduction="none"
+                    )
                 pred = nets["loss"](xb[:n_even])
                 loss = torch.clamp(loss_prediction_loss(pred, target), 0, 10)
                 opts["loss"].zero_grad()
@@ -426,9 +434,7 @@ class _AutoALBase(Strategy):
         y_full = np.zeros(ctx.n_pool, dtype=np.int64)
         y_full[ctx.labeled] = ctx.labels
         y = torch.as_tensor(y_full, device=device)
-        info = self._search(
-            ctx, strategies, first, second, X, y, batch_size, root, history
-        )
+        info = self._search(ctx, strategies, first, second, X, y, batch_size, root, history)
         self.history_ = history
         self.n_queries_ += 1
 
@@ -607,7 +613,11 @@ class AutoAL(_AutoALBase):
         check_positive_int("bilevel_batch_size", self.bilevel_batch_size)
         check_positive_int("fit_schedule_epochs", self.fit_schedule_epochs)
         v = self.fit_lr
-        if isinstance(v, bool) or not isinstance(v, numbers.Real) or not (math.isfinite(v) and v > 0):
+        if (
+            isinstance(v, bool)
+            or not isinstance(v, numbers.Real)
+            or not (math.isfinite(v) and v > 0)
+        ):
             raise ConfigError(f"fit_lr must be a finite number > 0, got {v!r}")
 
     def _pretrain_fitnet(self, X, y, rows: np.ndarray, root) -> None:
@@ -627,7 +637,9 @@ class AutoAL(_AutoALBase):
         n_batches = rows.size // bs if rows.size > bs else 1
         for _ in range(int(self.num_fit_net_epochs)):
             e = self.fit_epochs_
-            lr = float(self.fit_lr) * (1 + math.cos(math.pi * e / int(self.fit_schedule_epochs))) / 2
+            lr = (
+                float(self.fit_lr) * (1 + math.cos(math.pi * e / int(self.fit_schedule_epochs))) / 2
+            )
             for g in opt.param_groups:
                 g["lr"] = lr
             order = child_rng(root, "fitnet", e).permutation(rows)
