@@ -216,7 +216,10 @@ class _AutoALBase(Strategy):
             "loss": LossNet(d, int(self.loss_hidden), gen),
         }
         for name, net in nets.items():
-            load_module(net, state["nets"][name], device)
+            try:
+                load_module(net, state["nets"][name], device)
+            except (KeyError, ValueError) as exc:
+                raise ConfigError(f"saved AutoAL state does not fit this strategy: {exc}") from None
             net.to(device)
         self.nets_ = nets
         self.dims_ = (d, k, s)
