@@ -117,9 +117,9 @@ MUTATIONS = [
     ),
     Mutation(
         "error messages go through rich markup unescaped",
-        "refine/cli.py",
-        "{escape(str(exc))}",
-        "{exc}",
+        "refine/cli_common.py",
+        "{escape(cli_wording(str(message)))}",
+        "{cli_wording(str(message))}",
         "tests/test_cli.py::test_error_messages_keep_square_brackets",
     ),
 ]
