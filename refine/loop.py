@@ -30,24 +30,10 @@ from refine.data import Dataset
 from refine.errors import ConfigError, ResultsConflictError, check_positive_int
 from refine.head import HeadConfig, HeadTrainer
 from refine.io import read_parquet_with_metadata, write_parquet_atomic
-from refine.parallel import RESULT_NEUTRAL_PARAMS
-from refine.results import load_results  # noqa: F401 (moved; old imports keep working)
+from refine.results import RESULT_COLUMNS, load_results, spec_identity  # noqa: F401 (re-export)
 from refine.seeding import child_rng, child_seed
 from refine.strategies import Strategy, make_strategy
 
-RESULT_COLUMNS = [
-    "dataset",
-    "backbone",
-    "strategy",
-    "seed",
-    "cycle",
-    "n_labeled",
-    "accuracy",
-    "selected",
-    "selection_seconds",
-    "training_seconds",
-    "trace",
-]
 #: Columns that are measurements of the machine, not results: excluded from reproducibility checks.
 TIMING_COLUMNS = ["selection_seconds", "training_seconds"]
 FORMAT_VERSION = 1
@@ -130,19 +116,6 @@ class TrialSpec:
         """Where this trial's results live under ``out_dir``."""
         safe = self.name.replace(":", "+").replace("/", "_")
         return Path(out_dir) / self.dataset / self.backbone / safe / f"seed{self.seed}.parquet"
-
-
-def spec_identity(spec: dict[str, Any] | None) -> dict[str, Any]:
-    """A stored or new spec without the parameters that cannot change results (``n_jobs``).
-
-    Resuming with another ``n_jobs`` is allowed: filtering draws give the same batches in any
-    number of threads (:mod:`refine.filtering`).
-    """
-    d = json.loads(json.dumps(spec or {}))
-    params = d.get("strategy_params")
-    if isinstance(params, dict):
-        d["strategy_params"] = {k: v for k, v in params.items() if k not in RESULT_NEUTRAL_PARAMS}
-    return d
 
 
 def check_budget(dataset: Dataset, spec: TrialSpec) -> None:
