@@ -106,7 +106,7 @@ def finished_record(trial: GridTrial, out_dir: str) -> dict | None:
     results of another configuration are left to :func:`run_one`, which reports the conflict.
     """
     from refine.io import read_parquet_with_metadata
-    from refine.loop import spec_identity
+    from refine.results import spec_identity
 
     path = trial.spec.result_path(out_dir)
     if not path.exists():

@@ -31,24 +31,10 @@ from refine.data import Dataset
 from refine.errors import ConfigError, ResultsConflictError, check_positive_int
 from refine.head import HeadConfig, HeadTrainer
 from refine.io import read_parquet_with_metadata, write_parquet_atomic
-from refine.parallel import is_result_neutral
+from refine.results import RESULT_COLUMNS, spec_identity
 from refine.seeding import child_rng, child_seed, head_init_seed
 from refine.strategies import Strategy, make_strategy
 
-RESULT_COLUMNS = [
-    "dataset",
-    "backbone",
-    "strategy",
-    "seed",
-    "cycle",
-    "n_labeled",
-    "accuracy",
-    "balanced_accuracy",
-    "selected",
-    "selection_seconds",
-    "training_seconds",
-    "trace",
-]
 #: Columns that are measurements of the machine, not results: excluded from reproducibility checks.
 TIMING_COLUMNS = ["selection_seconds", "training_seconds"]
 FORMAT_VERSION = 1
@@ -131,19 +117,6 @@ class TrialSpec:
         """Where this trial's results live under ``out_dir``."""
         safe = self.name.replace(":", "+").replace("/", "_")
         return Path(out_dir) / self.dataset / self.backbone / safe / f"seed{self.seed}.parquet"
-
-
-def spec_identity(spec: dict[str, Any] | None) -> dict[str, Any]:
-    """A stored or new spec without the parameters that cannot change results (``n_jobs``).
-
-    Resuming with another ``n_jobs`` is allowed: filtering draws give the same batches in any
-    number of threads (:mod:`refine.strategies.filtering`).
-    """
-    d = json.loads(json.dumps(spec or {}))
-    params = d.get("strategy_params")
-    if isinstance(params, dict):
-        d["strategy_params"] = {k: v for k, v in params.items() if not is_result_neutral(k)}
-    return d
 
 
 def check_trial_fits_pool(dataset: Dataset, spec: TrialSpec) -> None:

@@ -403,6 +403,8 @@ def pool_trace_figure(
     if traces.empty:
         return None
     groups = sorted(traces.groupby(["strategy", "dataset", "backbone"]).groups)
+    # styles over every name of the results, as the learning curves pick them
+    styles = styles_for(strategy_order(results.strategy.unique()))
     fig, axes = new_figure(PRINT_WIDTH_IN, 0.5 + 2.6 * len(groups), nrows=len(groups), ncols=2)
     with _rc():
         for (a1, a2), (strat, ds, bb) in zip(axes, groups, strict=True):
@@ -410,7 +412,7 @@ def pool_trace_figure(
                 (traces.strategy == strat) & (traces.dataset == ds) & (traces.backbone == bb)
             ]
             m = g.groupby("round")["pool_size"].mean()
-            a1.plot(m.index, m.to_numpy(), **{**strategy_style(strat), "label": None})
+            a1.plot(m.index, m.to_numpy(), **styles[strat])
             sel = results[
                 (results.strategy == strat) & (results.dataset == ds) & (results.backbone == bb)
             ]

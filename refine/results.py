@@ -8,7 +8,7 @@ by the spec each one stores in its Parquet footer (:func:`refine.loop.run_trial`
 
 - the *protocol*: every spec field except the trial's own coordinates (dataset, backbone,
   strategy, seed, label), its parameters and where it ran (device; ``n_jobs`` is dropped by
-  :func:`refine.loop.spec_identity`). Trials of different protocols are never compared: each
+  :func:`spec_identity`). Trials of different protocols are never compared: each
   protocol is its own :class:`Configuration`, reported on its own.
 - the *strategy variant*: the registry spec and parameters. Within one protocol, two variants of
   one strategy name become two rows, named ``name [key=value, ...]`` after the keys in which they
@@ -31,6 +31,7 @@ from typing import Any
 import pandas as pd
 
 from refine.io import read_parquet_with_metadata
+from refine.parallel import is_result_neutral
 
 #: Spec fields that locate a trial inside a configuration.
 TRIAL_FIELDS = ("dataset", "backbone", "strategy", "seed", "label")
@@ -38,10 +39,34 @@ TRIAL_FIELDS = ("dataset", "backbone", "strategy", "seed", "label")
 ENVIRONMENT_FIELDS = ("device",)
 
 
-def _result_columns() -> list[str]:
-    from refine.loop import RESULT_COLUMNS
+#: Columns of a trial's results table, one row per cycle (:func:`refine.loop.run_trial`).
+RESULT_COLUMNS = [
+    "dataset",
+    "backbone",
+    "strategy",
+    "seed",
+    "cycle",
+    "n_labeled",
+    "accuracy",
+    "balanced_accuracy",
+    "selected",
+    "selection_seconds",
+    "training_seconds",
+    "trace",
+]
 
-    return list(RESULT_COLUMNS)
+
+def spec_identity(spec: dict[str, Any] | None) -> dict[str, Any]:
+    """A stored or new spec without the parameters that cannot change results (``n_jobs``).
+
+    Resuming with another ``n_jobs`` is allowed: filtering draws give the same batches in any
+    number of threads (:mod:`refine.strategies.filtering`).
+    """
+    d = json.loads(json.dumps(spec or {}))
+    params = d.get("strategy_params")
+    if isinstance(params, dict):
+        d["strategy_params"] = {k: v for k, v in params.items() if not is_result_neutral(k)}
+    return d
 
 
 @dataclass
@@ -60,8 +85,6 @@ class Trial:
 
     def protocol(self) -> dict[str, Any]:
         """Flattened spec fields shared by every trial of one configuration."""
-        from refine.loop import spec_identity
-
         d = spec_identity(self.spec)
         for k in (*TRIAL_FIELDS, *ENVIRONMENT_FIELDS, "strategy_params"):
             d.pop(k, None)
@@ -69,8 +92,6 @@ class Trial:
 
     def variant(self) -> dict[str, Any]:
         """The strategy's registry spec and parameters (``n_jobs`` excluded)."""
-        from refine.loop import spec_identity
-
         d = spec_identity(self.spec)
         return {"strategy": d.get("strategy"), **_flatten(d.get("strategy_params") or {})}
 
@@ -133,7 +154,7 @@ def load_results(out_dir: str | Path, complete_only: bool = False) -> pd.DataFra
     """
     frames = [t.rows for t in load_trials(out_dir) if t.complete or not complete_only]
     if not frames:
-        return pd.DataFrame(columns=_result_columns())
+        return pd.DataFrame(columns=RESULT_COLUMNS)
     return pd.concat(frames, ignore_index=True)
 
 
@@ -215,15 +236,13 @@ def _with_defaults(variant: dict[str, Any]) -> dict[str, Any]:
     ``rounds=3`` rather than ``rounds=None`` / ``rounds=3``. Strategies the registry cannot
     build (user classes run under a label) keep their stored parameters.
     """
-    from refine.parallel import RESULT_NEUTRAL_PARAMS
-
     defaults = _defaults(str(variant["strategy"]))
     if defaults is None:
         return variant
     out = dict(variant)
     for k, v in defaults.items():
         short = k.rsplit("__", 1)[-1]
-        if k in RESULT_NEUTRAL_PARAMS or short in RESULT_NEUTRAL_PARAMS or short in out:
+        if is_result_neutral(k) or short in out:
             continue
         if v is None or isinstance(v, (str, int, float, bool, list, tuple)):
             out[short] = list(v) if isinstance(v, tuple) else v
