@@ -99,3 +99,28 @@ def test_a_cycle_is_reported(cycle):
     graph = nx.DiGraph()
     nx.add_cycle(graph, cycle)
     assert strongly_connected(graph) == [sorted(cycle)]
+
+
+def test_each_filtering_default_is_written_once():
+    # the filter is a nested estimator of Refine and Filtered: its parameters (and their
+    # defaults) exist only in ProgressiveFilter.__init__, so a changed default takes one edit
+    from refine.strategies.filtering import ProgressiveFilter
+
+    # "variant" and "n_jobs" are common names with other meanings elsewhere (TypiClust's variant,
+    # the win-rate variant): they are checked only among the composites that hold the filter
+    generic = {"variant", "n_jobs"}
+    names = set(ProgressiveFilter().get_params(deep=False)) - {"strategies", "strategy_params"}
+    owners = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                args = node.args.args + node.args.kwonlyargs
+                defaults = [None] * (len(node.args.args) - len(node.args.defaults))
+                defaults += node.args.defaults + node.args.kw_defaults
+                for arg, default in zip(args, defaults, strict=True):
+                    holder = module_name(path) == "refine.strategies.refine"
+                    wanted = names if holder else names - generic
+                    if arg.arg in wanted and default is not None:
+                        owners.append((module_name(path), node.name, arg.arg))
+    assert {(m, f) for m, f, _ in owners} == {("refine.strategies.filtering", "__init__")}
+    assert sorted(a for _, _, a in owners) == sorted(names - generic)
