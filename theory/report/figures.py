@@ -10,7 +10,7 @@ Reference: Huseljic et al., arXiv 2511.22344, Theorems 1-3 (Section 4, Appendix 
 
 Colours are the Okabe-Ito palette (distinguishable with the common colour-vision deficiencies);
 every series also differs in marker or line style. Legends sit outside the data; round and draw
-counts get integer ticks. Sizes are chosen for a printed page (about 7 inches wide, 8-10 pt text).
+counts get integer ticks. Sizes are chosen for a printed page (7 inches wide, 8-9.5 pt text).
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ def draw_figures(out: Path, data: ReportData) -> list[str]:
 def _survival_vs_rounds(plt, data: ReportData):
     from matplotlib.lines import Line2D
 
-    fig, axes = plt.subplots(1, 2, figsize=(7.2, 3.9), sharey=True)
+    fig, axes = plt.subplots(1, 2, figsize=(7.0, 3.9), sharey=True)
     r = np.arange(11)
     for ax, setting in zip(axes, ("paper", "published"), strict=True):
         for key, (col, marker, _) in _GROUPS.items():
@@ -139,7 +139,7 @@ def _survival_vs_rounds(plt, data: ReportData):
 
 def _bounds_vs_m_alpha(plt, data: ReportData):
     R = examples.DEFAULTS["R"]
-    fig, axes = plt.subplots(1, 2, figsize=(7.2, 3.6), sharey=True)
+    fig, axes = plt.subplots(1, 2, figsize=(7.0, 3.6), sharey=True)
     series = (
         ("valuable", "t1", OKABE_ITO[0], "o", "valuable (MC)", "Thm 1 bound"),
         ("uninformative", "t2", OKABE_ITO[1], "s", "eps = 0.02 (MC)", "Thm 2 bound"),
@@ -178,7 +178,7 @@ def _bounds_vs_m_alpha(plt, data: ReportData):
 
 
 def _theorem3(plt, data: ReportData):
-    fig, axes = plt.subplots(1, 2, figsize=(7.2, 3.6))
+    fig, axes = plt.subplots(1, 2, figsize=(7.0, 4.0), layout="constrained")
     ce = data.t3["counterexample"]
     idx = np.arange(ce.v.size)
     w = 0.25
@@ -192,8 +192,10 @@ def _theorem3(plt, data: ReportData):
     ax.set_xlabel("instance")
     ax.set_ylabel("value / probability")
     ax.set_title("Theorem 3 counterexample:\ncorr(p_a, v) > 0 but E_r < Vbar")
-    ax.set_ylim(0, 1.6)
-    ax.legend(ncol=2, loc="upper center", frameon=False)
+    ax.set_ylim(0, 1.05)
+    # legends below their panels, off the data
+    below = {"loc": "upper center", "bbox_to_anchor": (0.5, -0.16), "frameon": False}
+    ax.legend(ncol=2, **below)
     gaps = data.t3["gaps"]
     ns = [g.n for g in gaps]
     ax = axes[1]
@@ -220,6 +222,5 @@ def _theorem3(plt, data: ReportData):
     ax.set_xlabel("pool size n")
     ax.set_ylabel("E[Vbar(P_1) | P_1 non-empty] - E_r")
     ax.set_title("difference: expected pool mean\nminus ratio of expectations E_r")
-    ax.legend(frameon=False)
-    fig.tight_layout()
+    ax.legend(**below)
     return fig
