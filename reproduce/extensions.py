@@ -62,6 +62,20 @@ class Variant:
     extra: dict = field(default_factory=dict)
 
 
+def preset_variants(table: dict[str, tuple[Variant, ...]], ctx: Context) -> tuple[Variant, ...]:
+    """The variants of ``ctx``'s preset; the cpu preset's cycles replace the variants' own."""
+    from dataclasses import replace
+
+    from refine.errors import unknown_choice
+
+    if ctx.preset.name not in table:
+        raise unknown_choice("preset", ctx.preset.name, table)
+    vs = table[ctx.preset.name]
+    if ctx.preset.name == "cpu":
+        vs = tuple(replace(v, n_cycles=ctx.preset.n_cycles) for v in vs)
+    return vs
+
+
 def available(names: tuple[str, ...]) -> tuple[str, ...]:
     """``names`` without the strategies this installation does not register (e.g. ``autoal``)."""
     from refine.strategies import available_strategies

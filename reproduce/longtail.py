@@ -22,6 +22,7 @@ from reproduce.extensions import (
     metrics_of,
     paired_differences,
     paired_markdown,
+    preset_variants,
     run_variants,
     summary,
     summary_markdown,
@@ -58,12 +59,7 @@ VARIANTS = {
 
 
 def variants(ctx: Context) -> tuple[Variant, ...]:
-    vs = VARIANTS[ctx.preset.name]
-    if ctx.preset.name == "cpu":  # the cpu preset's cycles, as for every other artefact
-        from dataclasses import replace
-
-        vs = tuple(replace(v, n_cycles=ctx.preset.n_cycles) for v in vs)
-    return vs
+    return preset_variants(VARIANTS, ctx)
 
 
 def strategies(ctx: Context) -> dict[str, tuple[str, dict]]:

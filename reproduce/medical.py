@@ -14,8 +14,6 @@ the published noisy-features option), b = 10, a subsample of 1000.
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from reproduce.common import Context, save_figure, script_main, write_markdown
 from reproduce.extensions import (
     Variant,
@@ -24,6 +22,7 @@ from reproduce.extensions import (
     metrics_of,
     paired_differences,
     paired_markdown,
+    preset_variants,
     run_variants,
     summary,
     summary_markdown,
@@ -50,10 +49,7 @@ VARIANTS = {
 
 
 def variants(ctx: Context) -> tuple[Variant, ...]:
-    vs = VARIANTS[ctx.preset.name]
-    if ctx.preset.name == "cpu":
-        vs = tuple(replace(v, n_cycles=ctx.preset.n_cycles) for v in vs)
-    return vs
+    return preset_variants(VARIANTS, ctx)
 
 
 def build(ctx: Context) -> list:

@@ -46,7 +46,11 @@ STRATEGIES = {"random": ("random", {})}
 
 
 def variants(ctx: Context) -> tuple[Variant, ...]:
+    from refine.errors import unknown_choice
+
     name = ctx.preset.name
+    if name not in SIZES:
+        raise unknown_choice("preset", name, SIZES)
     return tuple(
         Variant(
             f"b{b}-c{c}",

@@ -112,3 +112,16 @@ def test_committed_cpu_outputs_regenerate_from_raw_results(tmp_path, module):
     for name in (f"{artefact}_cpu.md", f"{artefact}_cpu.csv"):
         assert (tmp_path / artefact / name).read_text() == (src / name).read_text(), name
     assert (tmp_path / artefact / f"{artefact}_cpu.png").exists()
+
+
+def test_a_preset_without_variants_is_a_clear_error():
+    from dataclasses import replace
+
+    from refine.errors import ConfigError
+
+    ctx = Context(replace(get_preset("cpu"), name="other"))
+    for variants in (longtail.variants, medical.variants, query_size.variants):
+        with pytest.raises(ConfigError, match="preset"):
+            variants(ctx)
+    cpu = longtail.variants(Context(get_preset("cpu")))
+    assert {v.n_cycles for v in cpu} == {get_preset("cpu").n_cycles}  # the cpu preset's cycles
