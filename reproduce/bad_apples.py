@@ -19,6 +19,7 @@ from reproduce.extensions import (
     paired_markdown,
     preset_variants,
     run_variants,
+    skip_note,
     summary,
     summary_markdown,
 )
@@ -39,6 +40,8 @@ VARIANTS = {
 
 def build(ctx: Context) -> list:
     vs = preset_variants(VARIANTS, ctx)
+    if not vs:
+        return skip_note(ctx, "bad_apples", VARIANTS)
     rp = dict(ctx.preset.refine_params)
     strategies = {
         "random": ("random", {}),

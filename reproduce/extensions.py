@@ -63,17 +63,25 @@ class Variant:
 
 
 def preset_variants(table: dict[str, tuple[Variant, ...]], ctx: Context) -> tuple[Variant, ...]:
-    """The variants of ``ctx``'s preset; the cpu preset's cycles replace the variants' own."""
+    """The variants of ``ctx``'s preset (none for a preset the artefact does not define).
+
+    The cpu preset's cycles replace the variants' own, as for every other artefact.
+    """
     from dataclasses import replace
 
-    from refine.errors import unknown_choice
-
-    if ctx.preset.name not in table:
-        raise unknown_choice("preset", ctx.preset.name, table)
-    vs = table[ctx.preset.name]
+    vs = table.get(ctx.preset.name, ())
     if ctx.preset.name == "cpu":
         vs = tuple(replace(v, n_cycles=ctx.preset.n_cycles) for v in vs)
     return vs
+
+
+def skip_note(ctx: Context, artefact: str, table: dict) -> list:
+    """Log that ``artefact`` defines no variants for this preset; nothing is written."""
+    ctx.log(
+        f"{artefact}: no variants for preset {ctx.preset.name!r} (defined for "
+        f"{', '.join(sorted(table))}); skipped"
+    )
+    return []
 
 
 def available(names: tuple[str, ...]) -> tuple[str, ...]:

@@ -24,6 +24,7 @@ from reproduce.extensions import (
     paired_markdown,
     preset_variants,
     run_variants,
+    skip_note,
     summary,
     summary_markdown,
 )
@@ -69,6 +70,8 @@ def strategies(ctx: Context) -> dict[str, tuple[str, dict]]:
 
 
 def build(ctx: Context) -> list:
+    if not variants(ctx):
+        return skip_note(ctx, "longtail", VARIANTS)
     df = run_variants(ctx, "longtail", variants(ctx), strategies(ctx))
     out = ctx.out_dir("longtail")
     ms = metrics_of(df)

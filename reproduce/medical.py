@@ -24,6 +24,7 @@ from reproduce.extensions import (
     paired_markdown,
     preset_variants,
     run_variants,
+    skip_note,
     summary,
     summary_markdown,
 )
@@ -53,6 +54,8 @@ def variants(ctx: Context) -> tuple[Variant, ...]:
 
 
 def build(ctx: Context) -> list:
+    if not variants(ctx):
+        return skip_note(ctx, "medical", VARIANTS)
     strategies = {s: (s, {}) for s in available(STRATEGIES)}
     strategies["refine"] = ("refine", dict(ctx.preset.refine_params))
     df = run_variants(ctx, "medical", variants(ctx), strategies)

@@ -29,6 +29,7 @@ from reproduce.extensions import (
     fmt_ci,
     metrics_of,
     run_variants,
+    skip_note,
     t_interval,
 )
 from reproduce.presets import Setting
@@ -46,11 +47,9 @@ STRATEGIES = {"random": ("random", {})}
 
 
 def variants(ctx: Context) -> tuple[Variant, ...]:
-    from refine.errors import unknown_choice
-
     name = ctx.preset.name
     if name not in SIZES:
-        raise unknown_choice("preset", name, SIZES)
+        return ()
     return tuple(
         Variant(
             f"b{b}-c{c}",
@@ -90,6 +89,8 @@ def at_labels(df: pd.DataFrame, checkpoints: tuple[int, ...]) -> pd.DataFrame:
 
 
 def build(ctx: Context) -> list:
+    if not variants(ctx):
+        return skip_note(ctx, "query_size", SIZES)
     df = run_variants(ctx, "query_size", variants(ctx), STRATEGIES)
     out = ctx.out_dir("query_size")
     table = at_labels(df, CHECKPOINTS[ctx.preset.name])
