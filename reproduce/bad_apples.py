@@ -10,8 +10,6 @@ is unclear whether it ran Refine or MaxHerding; we run Refine with the weak ense
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from reproduce.common import Context, save_figure, script_main, write_markdown
 from reproduce.extensions import (
     Variant,
@@ -19,7 +17,9 @@ from reproduce.extensions import (
     metrics_of,
     paired_differences,
     paired_markdown,
+    preset_variants,
     run_variants,
+    skip_note,
     summary,
     summary_markdown,
 )
@@ -39,9 +39,9 @@ VARIANTS = {
 
 
 def build(ctx: Context) -> list:
-    vs = VARIANTS[ctx.preset.name]
-    if ctx.preset.name == "cpu":
-        vs = tuple(replace(v, n_cycles=ctx.preset.n_cycles) for v in vs)
+    vs = preset_variants(VARIANTS, ctx)
+    if not vs:
+        return skip_note(ctx, "bad_apples", VARIANTS)
     rp = dict(ctx.preset.refine_params)
     strategies = {
         "random": ("random", {}),

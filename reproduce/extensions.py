@@ -62,12 +62,61 @@ class Variant:
     extra: dict = field(default_factory=dict)
 
 
+def preset_variants(table: dict[str, tuple[Variant, ...]], ctx: Context) -> tuple[Variant, ...]:
+    """The variants of ``ctx``'s preset (none for a preset the artefact does not define).
+
+    The cpu preset's cycles replace the variants' own, as for every other artefact.
+    """
+    from dataclasses import replace
+
+    vs = table.get(ctx.preset.name, ())
+    if ctx.preset.name == "cpu":
+        vs = tuple(replace(v, n_cycles=ctx.preset.n_cycles) for v in vs)
+    return vs
+
+
+def skip_note(ctx: Context, artefact: str, table: dict) -> list:
+    """Log that ``artefact`` defines no variants for this preset; nothing is written."""
+    ctx.log(
+        f"{artefact}: no variants for preset {ctx.preset.name!r} (defined for "
+        f"{', '.join(sorted(table))}); skipped"
+    )
+    return []
+
+
 def available(names: tuple[str, ...]) -> tuple[str, ...]:
     """``names`` without the strategies this installation does not register (e.g. ``autoal``)."""
     from refine.strategies import available_strategies
 
     have = set(available_strategies())
     return tuple(n for n in names if n in have)
+
+
+def variant_trials(
+    ctx: Context, v: Variant, strategies: dict[str, tuple[str, dict]]
+) -> list[GridTrial]:
+    """Grid trials of one variant: every labelled strategy × seed of the preset."""
+    # b is also passed as the dataset's own (a loader parameter), so that the data and the
+    # trials agree on it
+    params = {**v.setting.dataset_params(ctx.features_dir), "batch_size": v.batch_size}
+    return [
+        GridTrial(
+            TrialSpec(
+                dataset=v.setting.dataset,
+                backbone=v.setting.backbone,
+                strategy=spec,
+                seed=seed,
+                n_cycles=v.n_cycles,
+                batch_size=v.batch_size,
+                subsample=v.subsample,
+                strategy_params=dict(sparams),
+                label=None if label == spec else label,
+            ),
+            dict(params),
+        )
+        for label, (spec, sparams) in strategies.items()
+        for seed in ctx.preset.seeds
+    ]
 
 
 def run_variants(
@@ -82,27 +131,9 @@ def run_variants(
     """
     frames = []
     for v in variants:
-        trials = [
-            GridTrial(
-                TrialSpec(
-                    dataset=v.setting.dataset,
-                    backbone=v.setting.backbone,
-                    strategy=spec,
-                    seed=seed,
-                    n_cycles=v.n_cycles,
-                    batch_size=v.batch_size,
-                    subsample=v.subsample,
-                    strategy_params=dict(params),
-                    label=None if label == spec else label,
-                ),
-                v.setting.dataset_params(ctx.features_dir),
-            )
-            for label, (spec, params) in strategies.items()
-            for seed in ctx.preset.seeds
-        ]
+        trials = variant_trials(ctx, v, strategies)
         df = run_or_load(ctx, artefact, f"{artefact}/{v.key}", trials, f"results_{v.key}")
-        df = df.assign(variant=v.title, **v.extra)
-        frames.append(df)
+        frames.append(df.assign(variant=v.title, **v.extra))
     return pd.concat(frames, ignore_index=True)
 
 

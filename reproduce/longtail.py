@@ -22,7 +22,9 @@ from reproduce.extensions import (
     metrics_of,
     paired_differences,
     paired_markdown,
+    preset_variants,
     run_variants,
+    skip_note,
     summary,
     summary_markdown,
 )
@@ -58,12 +60,7 @@ VARIANTS = {
 
 
 def variants(ctx: Context) -> tuple[Variant, ...]:
-    vs = VARIANTS[ctx.preset.name]
-    if ctx.preset.name == "cpu":  # the cpu preset's cycles, as for every other artefact
-        from dataclasses import replace
-
-        vs = tuple(replace(v, n_cycles=ctx.preset.n_cycles) for v in vs)
-    return vs
+    return preset_variants(VARIANTS, ctx)
 
 
 def strategies(ctx: Context) -> dict[str, tuple[str, dict]]:
@@ -73,6 +70,8 @@ def strategies(ctx: Context) -> dict[str, tuple[str, dict]]:
 
 
 def build(ctx: Context) -> list:
+    if not variants(ctx):
+        return skip_note(ctx, "longtail", VARIANTS)
     df = run_variants(ctx, "longtail", variants(ctx), strategies(ctx))
     out = ctx.out_dir("longtail")
     ms = metrics_of(df)

@@ -14,8 +14,6 @@ the published noisy-features option), b = 10, a subsample of 1000.
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from reproduce.common import Context, save_figure, script_main, write_markdown
 from reproduce.extensions import (
     Variant,
@@ -24,7 +22,9 @@ from reproduce.extensions import (
     metrics_of,
     paired_differences,
     paired_markdown,
+    preset_variants,
     run_variants,
+    skip_note,
     summary,
     summary_markdown,
 )
@@ -50,13 +50,12 @@ VARIANTS = {
 
 
 def variants(ctx: Context) -> tuple[Variant, ...]:
-    vs = VARIANTS[ctx.preset.name]
-    if ctx.preset.name == "cpu":
-        vs = tuple(replace(v, n_cycles=ctx.preset.n_cycles) for v in vs)
-    return vs
+    return preset_variants(VARIANTS, ctx)
 
 
 def build(ctx: Context) -> list:
+    if not variants(ctx):
+        return skip_note(ctx, "medical", VARIANTS)
     strategies = {s: (s, {}) for s in available(STRATEGIES)}
     strategies["refine"] = ("refine", dict(ctx.preset.refine_params))
     df = run_variants(ctx, "medical", variants(ctx), strategies)

@@ -29,6 +29,7 @@ from reproduce.extensions import (
     fmt_ci,
     metrics_of,
     run_variants,
+    skip_note,
     t_interval,
 )
 from reproduce.presets import Setting
@@ -47,6 +48,8 @@ STRATEGIES = {"random": ("random", {})}
 
 def variants(ctx: Context) -> tuple[Variant, ...]:
     name = ctx.preset.name
+    if name not in SIZES:
+        return ()
     return tuple(
         Variant(
             f"b{b}-c{c}",
@@ -86,6 +89,8 @@ def at_labels(df: pd.DataFrame, checkpoints: tuple[int, ...]) -> pd.DataFrame:
 
 
 def build(ctx: Context) -> list:
+    if not variants(ctx):
+        return skip_note(ctx, "query_size", SIZES)
     df = run_variants(ctx, "query_size", variants(ctx), STRATEGIES)
     out = ctx.out_dir("query_size")
     table = at_labels(df, CHECKPOINTS[ctx.preset.name])

@@ -14,7 +14,13 @@ import pytest
 from reproduce import bad_apples, longtail, medical, query_size
 from reproduce.__main__ import ARTEFACTS
 from reproduce.common import Context
-from reproduce.extensions import available, paired_differences, summary, t_interval
+from reproduce.extensions import (
+    available,
+    paired_differences,
+    summary,
+    t_interval,
+    variant_trials,
+)
 from reproduce.presets import get_preset
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -112,3 +118,34 @@ def test_committed_cpu_outputs_regenerate_from_raw_results(tmp_path, module):
     for name in (f"{artefact}_cpu.md", f"{artefact}_cpu.csv"):
         assert (tmp_path / artefact / name).read_text() == (src / name).read_text(), name
     assert (tmp_path / artefact / f"{artefact}_cpu.png").exists()
+
+
+def test_a_preset_without_variants_is_skipped_with_a_note(tmp_path, capsys):
+    from dataclasses import replace
+
+    ctx = Context(replace(get_preset("cpu"), name="other"), figures=tmp_path)
+    for module in (longtail, medical, bad_apples, query_size):
+        assert module.build(ctx) == []  # runs nothing, writes nothing
+    assert capsys.readouterr().out.count("no variants for preset 'other'") == 4
+    assert not any(tmp_path.iterdir())
+    cpu = longtail.variants(Context(get_preset("cpu")))
+    assert {v.n_cycles for v in cpu} == {get_preset("cpu").n_cycles}  # the cpu preset's cycles
+
+
+def test_trials_carry_the_variants_b_cycles_subsample_and_loader_parameters():
+
+    ctx = Context(get_preset("cpu"))
+    v = query_size.variants(ctx)[0]
+    trials = variant_trials(ctx, v, query_size.STRATEGIES)
+    assert len(trials) == len(ctx.preset.seeds)
+    t = trials[0]
+    assert (t.spec.batch_size, t.spec.n_cycles, t.spec.subsample) == (5, 50, None)
+    # the dataset is loaded with the same b as the trials use
+    from refine.datasets import load_dataset
+
+    assert load_dataset(t.spec.dataset, **t.dataset_params).batch_size == 5
+    lt = variant_trials(
+        Context(get_preset("paper")), longtail.VARIANTS["paper"][-1], {"random": ("random", {})}
+    )[0]
+    assert lt.dataset_params["imbalance_ratio"] == 50 and lt.dataset_params["pool_fraction"] == 0.9
+    assert (lt.spec.dataset, lt.spec.batch_size, lt.spec.subsample) == ("cifar100", 100, 2500)

@@ -16,8 +16,10 @@ from refine.seeding import child_rng
     n_classes=10,
     description="scikit-learn's embedded 8×8 digits (1347 train / 450 test, 64 raw pixel features)",
 )
-def load_digits(test_size: float = 0.25, split_seed: int = 0) -> Dataset:
+def load_digits(test_size: float = 0.25, split_seed: int = 0, batch_size: int = 10) -> Dataset:
     """scikit-learn's digits, stratified 75/25 split, pixels z-scored with train statistics.
+
+    ``batch_size`` is the dataset's AL batch b (10; e.g. the query-size experiment varies it).
 
     The split is fixed by ``split_seed`` (not by the AL seed) so that every AL seed sees the same
     pool and test set, as with the image datasets' official splits. Standardising matters for the
@@ -46,7 +48,7 @@ def load_digits(test_size: float = 0.25, split_seed: int = 0) -> Dataset:
         X_test=X_te,
         y_test=y_te,
         n_classes=10,
-        batch_size=10,
+        batch_size=check_positive_int("batch_size", batch_size),
         backbone="raw",
         class_names=tuple(str(i) for i in range(10)),
         metadata={"source": "sklearn.datasets.load_digits", "split_seed": split_seed},

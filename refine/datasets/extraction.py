@@ -13,6 +13,7 @@ from refine.features.extract import SplitFeatures, cache_request, extract_featur
 
 
 def check_backbone(spec: HubDatasetSpec, backbone: str | Backbone | None) -> str | Backbone:
+    """``backbone`` (default: the modality's default) if it takes ``spec``'s kind of input."""
     if backbone is None:
         backbone = default_backbone(spec.modality)
     bspec = backbone.spec if isinstance(backbone, Backbone) else backbone_spec(backbone)

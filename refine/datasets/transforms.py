@@ -9,7 +9,8 @@ dataset its loader returns:
    90 % of every image dataset's training split and never uses the other 10 %; their driver seeds
    numpy's global generator with 42 right before building the data, so the pool is the first
    ``int(0.9 · N)`` entries of a ``RandomState(42)`` permutation of ``range(N)``, in that
-   permuted order. With ``pool_fraction=0.9, pool_seed=42`` this module draws exactly that
+   permuted order (provided nothing drew from numpy's global generator in between; the
+   backbone is built there). With ``pool_fraction=0.9, pool_seed=42`` this module draws that
    permutation (from a local ``RandomState``, never the global one), so on the same instance
    order it keeps the same instances. ``1.0`` (the default) keeps the whole split in its order.
 2. ``imbalance_ratio`` — a long-tailed pool with the exponential profile of Cao et al. (2019,

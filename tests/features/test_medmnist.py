@@ -109,3 +109,18 @@ def test_grayscale_arrays_and_pickled_views(tmp_path):
     clone = pickle.loads(pickle.dumps(raw.items))  # what DataLoader workers receive
     assert clone._array is None
     np.testing.assert_array_equal(clone[2], arrays["train_images"][2])
+
+
+def test_dermamnist_through_a_real_architecture(medmnist_dir, dinov3_random, tmp_path):
+    root, _, derma = medmnist_dir
+    ds = load_dataset(
+        "dermamnist", backbone=dinov3_random, data_dir=root, features_dir=tmp_path, progress=False
+    )
+    assert (ds.n_train, ds.n_features, ds.backbone) == (5, 384, "dinov3")
+    assert ds.metadata["weights"] == "random-init(seed=0)"
+    np.testing.assert_allclose(
+        ds.X_test,
+        dinov3_random.extract(list(derma["test_images"]), progress=False),
+        rtol=1e-4,
+        atol=1e-4,
+    )
