@@ -201,7 +201,7 @@ def run(
 
 def _run_device(device: str, quiet: bool) -> str:
     """The concrete device of ``refine run`` (``auto`` resolved), printed to stderr."""
-    from refine.head import resolve_device
+    from refine.device import resolve_device
 
     dev = str(resolve_device(device))
     if not quiet:

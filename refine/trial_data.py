@@ -37,6 +37,7 @@ FEATURE_PARAMS = (
     "init_seed",
     "weights_path",
     "split_seed",
+    "split",
 )
 DEFAULT_FEATURES_DIR = "features"
 
@@ -91,9 +92,11 @@ def load_trial_dataset(name: str, **params: Any) -> Dataset:
         An extraction-only parameter (``data_dir``, ``device``, ...) or an unknown one.
     """
     from refine.datasets import dataset_entry, load_dataset
+    from refine.datasets.transforms import apply_pool_transforms, split_pool_params
 
     if not dataset_entry(name).needs_features:
         return load_dataset(name, **params)
+    params, pool = split_pool_params(params)  # pool options of every dataset
     from refine.backbones.base import default_backbone
     from refine.datasets.hub import hub_spec
     from refine.features import FeaturesNotFoundError, load_features_dataset
@@ -115,7 +118,7 @@ def load_trial_dataset(name: str, **params: Any) -> Dataset:
     backbone = p.pop("backbone", None) or default_backbone(hub_spec(name).modality)
     features_dir = p.pop("features_dir", None) or DEFAULT_FEATURES_DIR
     try:
-        return load_features_dataset(name, backbone, features_dir, **p)
+        data = load_features_dataset(name, backbone, features_dir, **p)
     except FeaturesNotFoundError as err:
         cmd = extract_command(
             name,
@@ -131,3 +134,4 @@ def load_trial_dataset(name: str, **params: Any) -> Dataset:
             f"features missing for dataset {name!r} with backbone {backbone!r} ({weights} "
             f"weights) in {features_dir}: run `{cmd}` first"
         ) from err
+    return apply_pool_transforms(data, **pool)

@@ -274,7 +274,7 @@ def _parse_weights(items: list[str]) -> dict[str, str]:
 
 
 def context_from_args(args: argparse.Namespace) -> Context:
-    from refine.head import resolve_device
+    from refine.device import resolve_device
 
     preset = get_preset(args.preset)
     rehearsal = preset.prepare is not None

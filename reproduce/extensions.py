@@ -98,7 +98,7 @@ def variant_trials(
     """Grid trials of one variant: every labelled strategy × seed of the preset."""
     # b is also passed as the dataset's own (a loader parameter), so that the data and the
     # trials agree on it
-    params = {**v.setting.dataset_params(ctx.features_dir), "batch_size": v.batch_size}
+    params = {**ctx.dataset_params(v.setting), "batch_size": v.batch_size}
     return [
         GridTrial(
             TrialSpec(
@@ -110,6 +110,7 @@ def variant_trials(
                 batch_size=v.batch_size,
                 subsample=v.subsample,
                 strategy_params=dict(sparams),
+                device=ctx.device,
                 label=None if label == spec else label,
             ),
             dict(params),
