@@ -46,8 +46,8 @@ def print_error(message: str) -> None:
 
 def check_device(device: str) -> str:
     """Fail fast (before anything is written) on a ``--device`` this machine cannot use."""
+    from refine.device import resolve_device
     from refine.errors import ConfigError
-    from refine.head import resolve_device
 
     try:
         resolve_device(device)

@@ -169,7 +169,7 @@ def _extract_device(device: str, quiet: bool) -> str:
     """
     import sys
 
-    from refine.head import resolve_device
+    from refine.device import resolve_device
 
     auto = device.strip().lower() == "auto"
     dev = str(resolve_device("auto")) if auto else device

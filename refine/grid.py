@@ -37,8 +37,8 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from refine.device import resolve_device
 from refine.errors import ConfigError, MissingDependencyError, check_positive_int, unknown_choice
-from refine.head import resolve_device
 from refine.loop import TrialSpec, run_trial
 from refine.parallel import default_jobs, limit_threads, max_threads
 

@@ -45,8 +45,8 @@ from sklearn.base import clone
 from torch.nn import functional as F
 
 from refine.context import SelectionContext
+from refine.device import resolve_device
 from refine.errors import ConfigError, check_positive_int, unknown_choice
-from refine.head import resolve_device
 from refine.seeding import child_rng, child_seed, rng_seed_sequence, torch_seed
 from refine.strategies._autoal_nets import (
     Linear,
