@@ -103,6 +103,23 @@ def extract(
             "download). Cached under their own key; never mixed with pretrained features.",
         ),
     ] = False,
+    trust_remote_code: Annotated[
+        bool,
+        typer.Option(
+            "--trust-remote-code",
+            help="Allow running the model code shipped with the weights (eat: its hub repository "
+            "or the --weights folder). Off by default: that code is arbitrary Python.",
+        ),
+    ] = False,
+    revision: Annotated[
+        str | None,
+        typer.Option(
+            "--revision",
+            help="Commit (40 hex digits) of the hub repository whose code and weights are loaded "
+            "(eat from the hub: required with --trust-remote-code).",
+            show_default=False,
+        ),
+    ] = None,
     rebuild: Annotated[
         bool,
         typer.Option("--rebuild", help="Re-extract even when valid cached features exist."),
@@ -135,6 +152,8 @@ def extract(
         data_dir=data_dir,
         pretrained=not random_weights,
         weights_path=weights,
+        trust_remote_code=trust_remote_code,
+        revision=revision,
         extract_batch_size=forward_batch,
         num_workers=num_workers,
         progress=not quiet,

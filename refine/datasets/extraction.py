@@ -35,6 +35,8 @@ def extract_dataset(
     pretrained: bool = True,
     weights_path: str | Path | None = None,
     init_seed: int = 0,
+    trust_remote_code: bool = False,
+    revision: str | None = None,
     extract_batch_size: int = 64,
     num_workers: int = 0,
     progress: bool = True,
@@ -44,7 +46,8 @@ def extract_dataset(
 
     Raw data are opened (and the backbone built, once) only for splits without a valid cache
     file. Parameters are those of the dataset loaders (see
-    :func:`refine.datasets.hub.load_hub_dataset`).
+    :func:`refine.datasets.hub.load_hub_dataset`); ``trust_remote_code`` and ``revision`` reach
+    :func:`refine.backbones.load_backbone` (EAT's model code comes from its weights).
     """
     spec = hub_spec(name)
     backbone = check_backbone(spec, backbone)
@@ -73,6 +76,8 @@ def extract_dataset(
                 device=device,
                 weights_path=weights_path,
                 init_seed=init_seed,
+                trust_remote_code=trust_remote_code,
+                revision=revision,
             )
         results[role] = extract_features(
             raw.items,
