@@ -313,6 +313,8 @@ def extract_args(st, data_dir: Path, features_dir: str, device: str, weights: di
     args += ["--data-dir", str(data_dir), "--out", str(features_dir), "--device", device]
     if st.backbone in weights:
         args += ["--weights", str(weights[st.backbone])]
+        if st.backbone == "eat":  # EAT's model code comes with its weights: an explicit opt-in
+            args += ["--trust-remote-code"]
     else:
         args += ["--random-weights"]
     return [*args, "--quiet"]
