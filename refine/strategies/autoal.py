@@ -14,7 +14,7 @@ baseline of the CVPR version of the Refine paper:
 
 - ``autoal-original`` (``AutoALOriginal``): for each pair of (train, validation) batches of size
   b, 100 Adam steps of FitNet on the train batch, then 200 bilevel steps on the validation batch
-  rotating SearchNet / LossNet / FitNet updates (SearchNet and LossNet from step 26 on); the first
+  rotating SearchNet / LossNet / FitNet updates (SearchNet and LossNet only after step 25); the first
   cycle runs this three times.
 - ``autoal`` (``AutoAL``, the authors' "efficient adaptation"): FitNet trained 50 epochs on one
   half first, then 200 bilevel steps on random minibatches of 64 of the other half.
