@@ -94,3 +94,24 @@ def raw_batch(strategy, ctx, candidates, batch_size, rng) -> np.ndarray:
         return strategy.select(ctx, candidates, batch_size, rng)
     out = strategy._select(ctx, np.asarray(candidates, dtype=np.int64), batch_size, rng)
     return np.asarray(out.indices if isinstance(out, Selection) else out)
+
+
+#: Cheaper settings of strategies whose published schedules make the registry-wide tests slow.
+#: The contract tests exercise the same code paths; the strategies' own tests use the defaults.
+CHEAP_PARAMS = {
+    "autoal": dict(num_bilevel_steps=6, search_start=2, num_fit_net_epochs=3, gmm_draws=1000),
+    "autoal-original": dict(
+        num_bilevel_steps=6,
+        search_start=2,
+        num_fit_net_steps=5,
+        first_cycle_repeats=1,
+        gmm_draws=1000,
+    ),
+}
+
+
+def build(name: str):
+    """``make_strategy(name)`` with :data:`CHEAP_PARAMS` for the slow strategies."""
+    from refine.strategies import make_strategy
+
+    return make_strategy(name, **CHEAP_PARAMS.get(name, {}))

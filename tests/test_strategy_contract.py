@@ -21,7 +21,7 @@ from sklearn.base import clone
 
 from refine.strategies import SmallPoolWarning, available_strategies, make_strategy
 from refine.strategies.base import Selection, Strategy, StrategyOutputError
-from tests.conftest import make_context, raw_batch
+from tests.conftest import build, make_context, raw_batch
 
 STRATEGIES = available_strategies()
 
@@ -37,14 +37,14 @@ def check_batch(ctx, candidates, chosen, b):
 @pytest.mark.parametrize("name", STRATEGIES)
 def test_basic_contract_and_determinism(name):
     ctx, cand = make_context(seed=1)
-    strat = make_strategy(name)
+    strat = build(name)
     a = raw_batch(strat, ctx, cand, 10, np.random.default_rng(5))
     check_batch(ctx, cand, a, 10)
     b = clone(strat).select(ctx, cand, 10, np.random.default_rng(5))
     np.testing.assert_array_equal(a, b)
     # a fresh context with the same seed gives the same batch (nothing cached across contexts)
     ctx2, cand2 = make_context(seed=1)
-    c = make_strategy(name).select(ctx2, cand2, 10, np.random.default_rng(5))
+    c = build(name).select(ctx2, cand2, 10, np.random.default_rng(5))
     np.testing.assert_array_equal(a, c)
 
 
@@ -52,7 +52,7 @@ def test_basic_contract_and_determinism(name):
 def test_subset_of_candidates(name):
     ctx, cand = make_context(seed=2)
     sub = cand[::3]
-    chosen = raw_batch(make_strategy(name), ctx, sub, 7, np.random.default_rng(0))
+    chosen = raw_batch(build(name), ctx, sub, 7, np.random.default_rng(0))
     check_batch(ctx, sub, chosen, 7)
 
 
@@ -60,56 +60,56 @@ def test_subset_of_candidates(name):
 def test_one_candidate_more_than_batch(name):
     # the smallest pool on which the strategy itself runs (the base class returns smaller ones)
     ctx, cand = make_context(seed=3)
-    chosen = raw_batch(make_strategy(name), ctx, cand[:11], 10, np.random.default_rng(0))
+    chosen = raw_batch(build(name), ctx, cand[:11], 10, np.random.default_rng(0))
     check_batch(ctx, cand[:11], chosen, 10)
 
 
 @pytest.mark.parametrize("name", STRATEGIES)
 def test_duplicated_feature_rows(name):
     ctx, cand = make_context(seed=4, duplicates=True)
-    chosen = raw_batch(make_strategy(name), ctx, cand, 12, np.random.default_rng(1))
+    chosen = raw_batch(build(name), ctx, cand, 12, np.random.default_rng(1))
     check_batch(ctx, cand, chosen, 12)
 
 
 @pytest.mark.parametrize("name", STRATEGIES)
 def test_class_absent_from_labeled_set(name):
     ctx, cand = make_context(seed=5, missing_class=True)
-    chosen = raw_batch(make_strategy(name), ctx, cand, 10, np.random.default_rng(2))
+    chosen = raw_batch(build(name), ctx, cand, 10, np.random.default_rng(2))
     check_batch(ctx, cand, chosen, 10)
 
 
 @pytest.mark.parametrize("name", STRATEGIES)
 def test_single_labeled_instance(name):
     ctx, cand = make_context(seed=6, n_labeled=1)
-    chosen = raw_batch(make_strategy(name), ctx, cand, 5, np.random.default_rng(3))
+    chosen = raw_batch(build(name), ctx, cand, 5, np.random.default_rng(3))
     check_batch(ctx, cand, chosen, 5)
 
 
 @pytest.mark.parametrize("name", STRATEGIES)
 def test_two_classes(name):
     ctx, cand = make_context(seed=7, k=2)
-    chosen = raw_batch(make_strategy(name), ctx, cand, 10, np.random.default_rng(4))
+    chosen = raw_batch(build(name), ctx, cand, 10, np.random.default_rng(4))
     check_batch(ctx, cand, chosen, 10)
 
 
 @pytest.mark.parametrize("name", STRATEGIES)
 def test_two_hundred_classes(name):
     ctx, cand = make_context(seed=8, n=1200, d=16, k=200, n_labeled=300, epochs=20)
-    chosen = raw_batch(make_strategy(name), ctx, cand, 200, np.random.default_rng(5))
+    chosen = raw_batch(build(name), ctx, cand, 200, np.random.default_rng(5))
     check_batch(ctx, cand, chosen, 200)
 
 
 @pytest.mark.parametrize("name", [s for s in STRATEGIES if make_strategy(s).label_free])
 def test_label_free_strategies_work_without_labels(name):
     ctx, cand = make_context(seed=9, n_labeled=0)
-    chosen = raw_batch(make_strategy(name), ctx, cand, 10, np.random.default_rng(6))
+    chosen = raw_batch(build(name), ctx, cand, 10, np.random.default_rng(6))
     check_batch(ctx, cand, chosen, 10)
 
 
 @pytest.mark.parametrize("name", STRATEGIES)
 def test_rank_returns_unique_candidates(name):
     ctx, cand = make_context(seed=10)
-    ranked = make_strategy(name).rank(ctx, cand, 15, np.random.default_rng(7))
+    ranked = build(name).rank(ctx, cand, 15, np.random.default_rng(7))
     assert 0 < ranked.size <= 15
     assert np.unique(ranked).size == ranked.size
     assert np.isin(ranked, cand).all()

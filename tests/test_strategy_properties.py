@@ -19,7 +19,8 @@ from hypothesis import strategies as st
 
 from refine.context import SelectionContext
 from refine.head import HeadConfig
-from refine.strategies import SmallPoolWarning, available_strategies, make_strategy
+from refine.strategies import SmallPoolWarning, available_strategies
+from tests.conftest import build as build_strategy
 from tests.conftest import raw_batch
 
 pools = st.fixed_dictionaries(
@@ -60,8 +61,8 @@ def test_contract_on_random_small_pools(name, p):
     ctx, cand, b = build(p)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SmallPoolWarning)
-        chosen = raw_batch(make_strategy(name), ctx, cand, b, np.random.default_rng(p["seed"]))
-        again = raw_batch(make_strategy(name), ctx, cand, b, np.random.default_rng(p["seed"]))
+        chosen = raw_batch(build_strategy(name), ctx, cand, b, np.random.default_rng(p["seed"]))
+        again = raw_batch(build_strategy(name), ctx, cand, b, np.random.default_rng(p["seed"]))
     assert np.issubdtype(chosen.dtype, np.integer)
     assert chosen.size == min(b, cand.size)
     assert np.unique(chosen).size == chosen.size

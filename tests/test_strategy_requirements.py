@@ -13,7 +13,7 @@ import pytest
 
 from refine.strategies import Strategy, available_strategies, make_strategy
 from refine.strategies.base import REQUIREMENTS
-from tests.conftest import make_context
+from tests.conftest import build, make_context
 
 #: context attribute → the requirement it belongs to (everything else is neutral bookkeeping)
 READS = {
@@ -50,7 +50,7 @@ def _recorded(strategy: Strategy, n_labeled: int = 20) -> set[str]:
 
 @pytest.mark.parametrize("name", available_strategies() + ["filtered:margin", "filtered:bait"])
 def test_reads_nothing_undeclared(name):
-    strategy = make_strategy(name)
+    strategy = build(name)
     declared = strategy.requirements()
     assert declared <= REQUIREMENTS
     undeclared = _recorded(strategy) - declared

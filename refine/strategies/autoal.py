@@ -14,7 +14,7 @@ baseline of the CVPR version of the Refine paper:
 
 - ``autoal-original`` (``AutoALOriginal``): for each pair of (train, validation) batches of size
   b, 100 Adam steps of FitNet on the train batch, then 200 bilevel steps on the validation batch
-  rotating SearchNet / LossNet / FitNet updates (SearchNet and LossNet from step 26 on); the first
+  rotating SearchNet / LossNet / FitNet updates (SearchNet and LossNet only after step 25); the first
   cycle runs this three times.
 - ``autoal`` (``AutoAL``, the authors' "efficient adaptation"): FitNet trained 50 epochs on one
   half first, then 200 bilevel steps on random minibatches of 64 of the other half.
@@ -395,20 +395,10 @@ class _AutoALBase(Strategy):
         )
 
     # ------------------------------------------------------------------ selection
-    def select(self, ctx, candidates, batch_size, rng):
-        chosen = super().select(ctx, candidates, batch_size, rng)
-        if not hasattr(self, "trace_"):  # the base class returned every candidate early
-            self.trace_ = {"autoal_variant": self.variant, "reason": "no more candidates than b"}
-        return chosen
+    def _early_trace(self, ctx, batch_size):
+        return {"autoal_variant": self.variant, "reason": "no more candidates than b"}
 
-    def _select(self, ctx, candidates, batch_size, rng):
-        # Until the base class stores ``Selection.trace`` itself, the trace is also kept as
-        # ``trace_`` (what the AL loop reads today) and the indices are returned.
-        record = self.select_record(ctx, candidates, batch_size, rng)
-        self.trace_ = record.trace
-        return record.indices
-
-    def select_record(
+    def _select(
         self,
         ctx: SelectionContext,
         candidates: np.ndarray,
