@@ -6,7 +6,7 @@ the feature cache (``refine extract`` first), 10 seeds, 20 cycles, the published
 ``rehearsal`` is a dress rehearsal of ``paper``: the same dataset and backbone names, the same
 feature-cache and grid code, every artefact, but on tiny datasets generated in the real formats
 (:mod:`reproduce.rehearsal_data`) and extracted with random-weight backbones of the real
-architectures, with 2 seeds and 2 cycles, so that CI catches any plumbing fault of the first real
+architectures, with 2 seeds and 1 cycle, so that CI catches any plumbing fault of the first real
 run; numbers from ``rehearsal`` mean nothing at all. ``cpu`` runs the same code path on scikit-learn's embedded digits dataset with the paper's 10
 seeds and 20 cycles, plus a synthetic pool shaped like the paper's hard settings where digits
 cannot speak (:data:`SYNTHETIC_SHAPES`: 20 classes with b = K, class imbalance, near-duplicate
