@@ -86,7 +86,7 @@ def load_grids(ctx: Context, partial: bool = False) -> dict[str, pd.DataFrame | 
     """Run (or reuse) every grid of :func:`grid_specs` and return its per-cycle results.
 
     ``partial=True`` runs nothing and returns the trials finished so far (a claim then uses the
-    seeds it has, which its row reports). With ``--from-results`` the slim copies
+    seeds it has, which its row reports; the ledger is written as ``claims_<preset>_partial``). With ``--from-results`` the slim copies
     ``paper_figures/claims/raw_<grid>_<preset>.parquet`` are read; a missing copy, or one
     written with other seeds or cycles, is ``None`` and its claims say "not run".
     """
@@ -729,10 +729,11 @@ def build(ctx: Context) -> list:
     grids = load_grids(ctx, partial=partial)
     table = ledger(ctx, grids)
     out = ctx.out_dir("claims")
-    csv = out / f"claims_{ctx.preset.name}.csv"
+    stem = f"claims_{ctx.preset.name}" + ("_partial" if partial else "")
+    csv = out / f"{stem}.csv"
     table.to_csv(csv, index=False)
     md = write_markdown(
-        out / f"claims_{ctx.preset.name}.md",
+        out / f"{stem}.md",
         "Checking the paper's claims",
         _markdown(table, ctx, partial),
         ctx.preset,
