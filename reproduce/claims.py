@@ -377,6 +377,10 @@ def fig2_claims(df: pd.DataFrame | None, rng) -> list[dict]:
 
         e, lo, hi = stratified_bootstrap(arrays, stat, rng, N_BOOT, LEVEL)
         v = verdict(float(lo), float(hi))
+        # power: the paired AULC differences of Refine and the runner-up by mean win rate
+        w = np.mean([(a[:, :, None] > a[:, None, :]).mean(axis=0) for a in arrays], axis=0)
+        runner = 1 + int(np.argmax((w * off).sum(axis=1)[1:]))
+        units = np.concatenate([a[:, 0] - a[:, runner] for a in arrays])
         rows.append(
             _row(
                 "F2-1",
@@ -389,6 +393,8 @@ def fig2_claims(df: pd.DataFrame | None, rng) -> list[dict]:
                 float(hi),
                 v,
                 min(len(a) for a in arrays),
+                _need(units, v),
+                test=f"runner-up: {names[runner]}",
             )
         )
     rows.append(
