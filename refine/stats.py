@@ -25,7 +25,7 @@ What is here
   Lüth et al., NeurIPS 2023): a paired t test per setting and budget step, each significant win
   weighted 1/#steps.
 - :func:`seeds_needed`: the number of seeds a paired t test needs to resolve an observed mean
-  difference at a given power (statsmodels' ``TTestPower``).
+  difference at a given power (the noncentral t, as statsmodels' ``TTestPower``).
 
 All randomness comes from a ``numpy.random.Generator`` passed in (no global RNG).
 """
@@ -593,17 +593,27 @@ def page_trend(scores: pd.DataFrame) -> tuple[float, float]:
 
 
 # --------------------------------------------------------------------------- power
+def paired_t_power(effect_size: float, n: int, alpha: float = 0.05) -> float:
+    """Power of the two-sided one-sample (paired) t test with ``n`` pairs at effect size d.
+
+    ``P(|T| > t_{1−α/2, n−1})`` for ``T`` noncentral t with ``n − 1`` degrees of freedom and
+    noncentrality ``d·sqrt(n)`` (Cohen, "Statistical power analysis", 1988, ch. 2).
+    """
+    crit = sps.t.ppf(1 - alpha / 2, n - 1)
+    nc = effect_size * math.sqrt(n)
+    return float(sps.nct.sf(crit, n - 1, nc) + sps.nct.cdf(-crit, n - 1, nc))
+
+
 def seeds_needed(
     mean_diff: float, sd_diff: float, power: float = 0.8, alpha: float = 0.05
 ) -> float:
     """Seeds a two-sided paired t test needs to detect ``mean_diff`` at ``power``.
 
-    Solves the noncentral-t power of the one-sample t test on the paired differences for ``n``
-    (statsmodels' ``TTestPower``) at effect size ``|mean_diff|/sd_diff`` and rounds up; ``inf``
-    when the difference is zero, 2 when every difference is equal (sd 0).
+    The smallest ``n ≥ 2`` with :func:`paired_t_power` ``≥ power`` at effect size
+    ``|mean_diff|/sd_diff`` (the same noncentral-t power as statsmodels' ``TTestPower``; solved by
+    doubling and bisection, which never fails to converge); ``inf`` when the difference is zero
+    or more than 10⁷ seeds would be needed, 2 when every difference is equal (sd 0).
     """
-    from statsmodels.stats.power import TTestPower
-
     if not 0 < power < 1 or not 0 < alpha < 1:
         raise ConfigError(f"power and alpha must lie in (0, 1), got {power!r}, {alpha!r}")
     if not np.isfinite(mean_diff) or not np.isfinite(sd_diff) or sd_diff < 0:
@@ -613,5 +623,15 @@ def seeds_needed(
     if sd_diff == 0:
         return 2.0
     d = abs(mean_diff) / sd_diff
-    n = TTestPower().solve_power(effect_size=d, alpha=alpha, power=power, alternative="two-sided")
-    return float(max(2, math.ceil(float(np.asarray(n).ravel()[0]) - 1e-9)))
+    lo, hi = 1, 2  # power(lo) < target (or lo = 1, no test), power(hi) >= target
+    while paired_t_power(d, hi, alpha) < power:
+        lo, hi = hi, hi * 2
+        if hi > 10**7:
+            return math.inf
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if paired_t_power(d, mid, alpha) >= power:
+            hi = mid
+        else:
+            lo = mid
+    return float(hi)

@@ -86,7 +86,7 @@ def load_grids(ctx: Context, partial: bool = False) -> dict[str, pd.DataFrame | 
     """Run (or reuse) every grid of :func:`grid_specs` and return its per-cycle results.
 
     ``partial=True`` runs nothing and returns the trials finished so far (a claim then uses the
-    seeds it has, which its row reports). With ``--from-results`` the slim copies
+    seeds it has, which its row reports; the ledger is written as ``claims_<preset>_partial``). With ``--from-results`` the slim copies
     ``paper_figures/claims/raw_<grid>_<preset>.parquet`` are read; a missing copy, or one
     written with other seeds or cycles, is ``None`` and its claims say "not run".
     """
@@ -377,6 +377,10 @@ def fig2_claims(df: pd.DataFrame | None, rng) -> list[dict]:
 
         e, lo, hi = stratified_bootstrap(arrays, stat, rng, N_BOOT, LEVEL)
         v = verdict(float(lo), float(hi))
+        # power: the paired AULC differences of Refine and the runner-up by mean win rate
+        w = np.mean([(a[:, :, None] > a[:, None, :]).mean(axis=0) for a in arrays], axis=0)
+        runner = 1 + int(np.argmax((w * off).sum(axis=1)[1:]))
+        units = np.concatenate([a[:, 0] - a[:, runner] for a in arrays])
         rows.append(
             _row(
                 "F2-1",
@@ -389,6 +393,8 @@ def fig2_claims(df: pd.DataFrame | None, rng) -> list[dict]:
                 float(hi),
                 v,
                 min(len(a) for a in arrays),
+                _need(units, v),
+                test=f"runner-up: {names[runner]}",
             )
         )
     rows.append(
@@ -729,10 +735,11 @@ def build(ctx: Context) -> list:
     grids = load_grids(ctx, partial=partial)
     table = ledger(ctx, grids)
     out = ctx.out_dir("claims")
-    csv = out / f"claims_{ctx.preset.name}.csv"
+    stem = f"claims_{ctx.preset.name}" + ("_partial" if partial else "")
+    csv = out / f"{stem}.csv"
     table.to_csv(csv, index=False)
     md = write_markdown(
-        out / f"claims_{ctx.preset.name}.md",
+        out / f"{stem}.md",
         "Checking the paper's claims",
         _markdown(table, ctx, partial),
         ctx.preset,

@@ -362,6 +362,11 @@ def test_seeds_needed_matches_cohen_and_the_noncentral_t():
 
         assert power(n) >= 0.8 > power(n - 1)
     assert seeds_needed(0.0, 1.0) == math.inf
+    assert seeds_needed(5.0, 1.0) == 3  # huge effects: where statsmodels' solver gives up
+    assert seeds_needed(1e-6, 1.0) == math.inf  # beyond 10⁷ seeds
+    from statsmodels.stats.power import TTestPower
+
+    assert seeds_needed(0.4, 1.0) == math.ceil(TTestPower().solve_power(0.4, None, 0.05, 0.8))
     assert seeds_needed(-0.5, 1.0) == 34
     with pytest.raises(ConfigError):
         seeds_needed(0.5, 1.0, power=1.5)
