@@ -3,7 +3,7 @@
 #   make test   – create .venv with the dev extras (and .venv-labelstudio), run the whole test suite
 #   make labelstudio-venv – the separate Label Studio server + SDK environment of the round-trip test
 #   make reproduce-table2 [PRESET=cpu|paper|rehearsal] [WORKERS=2] [ENGINE=local|ray] [DEVICE=auto]  – one artefact
-#   make reproduce-claims [PRESET=cpu|paper]  – the claims ledger (paper_figures/claims/)
+#   make reproduce-claims [PRESET=cpu-claims|paper]  – the claims ledger (paper_figures/claims/)
 #   make reproduce-all PRESET=cpu  – every table and figure into paper_figures/
 #   make rehearsal  – the paper preset's code path on generated data (into results/rehearsal/)
 PYTHON ?= python3

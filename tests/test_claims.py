@@ -51,7 +51,7 @@ def fake(offsets: dict, datasets=("digits",), seeds=range(1, 11), n_cycles=20, n
 
 @pytest.fixture(scope="module")
 def table(tmp_path_factory):
-    preset = get_preset("cpu")
+    preset = get_preset("cpu-claims")
     ctx = Context(preset=preset, figures=tmp_path_factory.mktemp("fig"), quiet=True)
     cfgs = table2.configs(preset)
     t2 = {"random": 0.0}
@@ -100,7 +100,7 @@ def test_ledger_rows_follow_the_constructed_truth(table):
 
 
 def test_ledger_markdown_carries_the_rule_and_the_closing_note(table):
-    ctx = Context(preset=get_preset("cpu"), quiet=True)
+    ctx = Context(preset=get_preset("cpu-claims"), quiet=True)
     md = claims._markdown(table.reset_index(), ctx, partial=False)
     assert md.startswith(claims.VERDICT_RULE)
     assert "## Closing note" in md and "Inconclusive at this power: T2c-1" in md
