@@ -25,12 +25,12 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import machine_header, measure  # noqa: E402
+from _common import machine_header, measure
 
-from refine.context import SelectionContext  # noqa: E402
-from refine.datasets import load_dataset  # noqa: E402
-from refine.head import HeadTrainer  # noqa: E402
-from refine.strategies import make_strategy  # noqa: E402
+from refine.context import SelectionContext
+from refine.datasets import load_dataset
+from refine.head import HeadTrainer
+from refine.strategies import make_strategy
 
 STRATEGIES = ("uherding", "autoal", "autoal-original")
 AUTHORS = {"uherding": 0.68, "autoal": 170.0, "autoal-original": 922.0}

@@ -156,7 +156,7 @@ def init(
     """Create a project folder from an image folder or from precomputed embeddings.
 
     The folder appears only when complete; nothing is written when the input is rejected. Every image is decoded once before extraction: unreadable ones are listed and skipped (or refused with --strict).
-    """  # noqa: E501  (typer keeps docstring line breaks in --help)
+    """
     from refine.cli_common import check_device
     from refine.project import ExtractOptions, Project
 
@@ -378,7 +378,7 @@ def select(
     """Select the next batch to annotate, write it (--out), then record it as a new round.
 
     With no labels yet, a label-free cold-start strategy stands in for the requested one. Instances selected earlier and not labeled yet are never selected again (unless --include-pending). Every option is checked before anything is computed or written.
-    """  # noqa: E501  (typer keeps docstring line breaks in --help)
+    """
     from refine.cli_common import check_device, parse_params, route_params
     from refine.errors import ConfigError
     from refine.project import BatchOutput, Project, SelectRequest
@@ -482,7 +482,7 @@ def export(
     ] = None,
     force: Annotated[bool, _FORCE] = False,
 ) -> None:
-    """Export a selected batch as Label Studio tasks (or CSV); read the annotations back with `refine label`."""  # noqa: E501
+    """Export a selected batch as Label Studio tasks (or CSV); read the annotations back with `refine label`."""
     from refine.errors import ConfigError, check_positive_int
     from refine.project import BatchOutput, Project
     from refine.project.selection import write_batch_files

@@ -231,7 +231,7 @@ def relative_gain_interval(
 ) -> tuple[Interval, pd.DataFrame]:
     """Relative AULC gain ``(mean_s − mean_base)/mean_base · 100`` (%) with paired intervals.
 
-    Per setting the gain of the seed means (refine.md §5); the overall gain is their mean over
+    Per setting the gain of the seed means (docs/protocol.md §4); the overall gain is their mean over
     settings. Resampling draws seeds, so a resample keeps each seed's pair together.
     """
     paired = paired_aulc(results, [strategy, baseline], metric)

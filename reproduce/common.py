@@ -88,7 +88,7 @@ def trials_for(
     """Grid trials: every setting × labelled strategy × seed of the preset.
 
     ``strategies`` maps a results label to ``(registry spec, params)``. Each trial's AL batch
-    size b is its dataset's (refine.md §3), or the ``batch_size`` loader parameter of the preset.
+    size b is its dataset's (docs/protocol.md §3), or the ``batch_size`` loader parameter of the preset.
     """
     from refine.datasets import dataset_entry
 

@@ -9,8 +9,6 @@ from refine.plots import learning_curves_figure
 from reproduce.common import Context, save_figure, script_main
 from reproduce.grids import main_grid
 
-PAPER_PANELS = {("cifar100", "food101", "tiny_imagenet", "dopanim"), ("dinov3", "clip")}
-
 
 def build(ctx: Context) -> list:
     df = main_grid(ctx, "fig3")

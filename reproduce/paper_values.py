@@ -1,5 +1,5 @@
 """The paper's published Table 2 values (relative AULC gain in % over random sampling from U,
-DINOv2, 10 seeds), kept as the reference our numbers are compared with (refine.md §6).
+DINOv2, 10 seeds), kept as the reference our numbers are compared with (the paper's Table 2).
 
 These are the paper's numbers, not ours: reproduction scripts print them *beside* what they
 measure and never substitute them for a result.
@@ -25,7 +25,7 @@ TABLE2 = {
         "snacks": (7.88, 7.79, 7.22, 8.05, 7.30, 7.69),
     },
 }
-#: Fixed values of the other two parameters in each sub-table (refine.md §6).
+#: Fixed values of the other two parameters in each sub-table (the paper's Table 2).
 TABLE2_FIXED = {
     "a": {"sample_ratio": 0.4, "draws_per_strategy": 5},
     "b": {"rounds": 5, "draws_per_strategy": 5},

@@ -1,7 +1,7 @@
 """Presets of the reproduction: ``paper`` (the full protocol, GPU + data), ``rehearsal`` (the paper
 preset's code path on generated data) and ``cpu`` (digits).
 
-``paper`` follows refine.md §3/§6: six image datasets × three backbones on frozen features from
+``paper`` follows the paper's protocol (docs/protocol.md §3) and its Sec. 5 settings: six image datasets × three backbones on frozen features from
 the feature cache (``refine extract`` first), 10 seeds, 20 cycles, the published Refine defaults.
 ``rehearsal`` is a dress rehearsal of ``paper``: the same dataset and backbone names, the same
 feature-cache and grid code, every artefact, but on tiny datasets generated in the real formats

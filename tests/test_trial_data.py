@@ -127,7 +127,7 @@ def test_paper_grid_uses_each_datasets_batch_size():
     ctx = Context(get_preset("paper"), features_dir="/f")
     trials = trials_for(ctx, ctx.preset.main + ctx.preset.fig8, {"random": ("random", {})})
     b = {t.spec.dataset: t.spec.batch_size for t in trials}
-    # refine.md §3; a grid once ran every dataset with TrialSpec's default b = 10
+    # docs/protocol.md §3; a grid once ran every dataset with TrialSpec's default b = 10
     assert b == {
         "dopanim": 50,
         "snacks": 20,

@@ -18,7 +18,7 @@ repository cannot change what runs. A model given as ``model=`` runs no remote c
 token sequence ``[B, 1 + P, D]`` after the final norm, CLS token first (D = 768 for EAT-base).
 The feature is the CLS token ``extract_features(mel)[:, 0]``.
 
-Preprocessing of one clip (refine.md §4, the published code's ``EATTransform``):
+Preprocessing of one clip (docs/features.md, the published code's ``EATTransform``):
 
 1. decode, average channels to mono, resample to 16 kHz;
 2. subtract the waveform mean;

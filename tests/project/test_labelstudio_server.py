@@ -113,7 +113,7 @@ def server(workspace):
         "SENTRY_DSN": "",
         "FRONTEND_SENTRY_DSN": "",
     }
-    log = open(workspace / "server.log", "wb")  # noqa: SIM115 (closed in the finally below)
+    log = open(workspace / "server.log", "wb")
     proc = subprocess.Popen(
         [
             str(_bin("label-studio")),
