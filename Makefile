@@ -9,7 +9,7 @@ PY     := $(VENV)/bin/python
 PRESET ?= cpu
 WORKERS ?= 2
 ENGINE ?= local
-ARTEFACTS := table1 table2 fig1 fig2 fig3 fig4 fig5 fig6 fig8 appendix theory
+ARTEFACTS := table1 table2 fig1 fig2 fig3 fig4 fig5 fig6 fig8 appendix theory divergences
 DEMO_OUT ?= results/demo
 # Tests run in 2 xdist workers; one BLAS/torch thread each avoids oversubscribing the 2 cores.
 TEST_ENV := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TRANSFORMERS_OFFLINE=1 MPLBACKEND=Agg PYTHONHASHSEED=0

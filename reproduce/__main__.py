@@ -20,6 +20,7 @@ ARTEFACTS = {
     "fig8": "reproduce.fig8",
     "appendix": "reproduce.appendix",
     "theory": "reproduce.theory_report",
+    "divergences": "reproduce.divergences",
 }
 
 

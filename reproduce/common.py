@@ -18,6 +18,7 @@ import pandas as pd
 
 from refine.grid import GridTrial, run_grid
 from refine.loop import TrialSpec, load_results
+from refine.profiles import profile_trial
 from reproduce.presets import Preset, Setting, get_preset
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -62,20 +63,20 @@ def trials_for(
     for st in settings:
         for label, (spec, params) in strategies.items():
             for seed in ctx.preset.seeds:
-                out.append(
-                    GridTrial(
-                        TrialSpec(
-                            dataset=st.dataset,
-                            backbone=st.backbone,
-                            strategy=spec,
-                            seed=seed,
-                            n_cycles=ctx.preset.n_cycles,
-                            strategy_params=dict(params),
-                            label=None if label == spec else label,
-                        ),
-                        st.dataset_params(ctx.features_dir),
-                    )
+                trial = TrialSpec(
+                    dataset=st.dataset,
+                    backbone=st.backbone,
+                    strategy=spec,
+                    seed=seed,
+                    n_cycles=ctx.preset.n_cycles,
+                    strategy_params=dict(params),
+                    label=None if label == spec else label,
                 )
+                # the preset's fidelity profile (paper: published); explicit params still win
+                trial, ds_params = profile_trial(
+                    trial, ctx.preset.profile, st.dataset_params(ctx.features_dir)
+                )
+                out.append(GridTrial(trial, ds_params))
     return out
 
 

@@ -53,6 +53,8 @@ class Preset:
     fig8: tuple[Setting, ...]  # ESC-50 with EAT
     refine_params: dict = field(default_factory=dict)
     description: str = ""
+    #: Fidelity profile of every trial (refine/profiles.py); None = the package defaults.
+    profile: str | None = None
 
 
 PRESETS = {
@@ -66,6 +68,7 @@ PRESETS = {
         fig6=(Setting("cifar100", "dinov2"), Setting("cifar100", "dinov3")),
         fig8=(Setting("esc50", "eat"),),
         description="the paper's protocol: 10 seeds, 20 cycles, image datasets × backbones",
+        profile="published",
     ),
     "cpu": Preset(
         name="cpu",
