@@ -244,8 +244,11 @@ def build(ctx: Context) -> list:
     if ctx.from_results:
         if not raw.exists():
             raise SystemExit(f"--from-results: {raw} does not exist; run without it first")
-        df = pd.read_parquet(raw)
-        return _write(ctx, summarize(df), skipped, [])
+        table = summarize(pd.read_parquet(raw))
+        planned = {t.spec.name.rsplit("@", 1)[0] for t in trials}
+        done = set(table.switch) if len(table) else set()
+        pending = [r.switch for r in ROWS if r.switch in planned - done]
+        return _write(ctx, table, skipped, pending)
     run_dir = ctx.runs / ctx.preset.name / ARTEFACT
     frames: list[pd.DataFrame] = []
     paths: list = []
