@@ -3,7 +3,7 @@
 Setting of the issue: N = 50 000 pool instances, D = 384, K = 10, b = 10, synthetic features
 (``load_dataset("synthetic", n_train=50000, n_features=384, n_classes=10)``), labeled sets of
 10 and 100 random instances, and the candidates the AL loop hands a strategy: a random subsample
-of 5000 unlabeled instances (the published baselines' ``subset_size``), and optionally the whole
+of 5000 unlabeled instances (the published single strategies' ``subset_size``), and optionally the whole
 unlabeled pool.
 
 Each measured call gets a fresh :class:`~refine.context.SelectionContext` holding the head

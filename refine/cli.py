@@ -79,12 +79,13 @@ def run(
         typer.Option(help="Instances labeled per cycle b (default: the dataset's b)."),
     ] = None,
     subsample: Annotated[
-        int,
+        int | None,
         typer.Option(
             help="Random subsample of the unlabeled pool scored by single strategies "
-            "per query (0 = whole pool). Refine/filtered strategies ignore it.",
+            "per query (0 = whole pool; default 5000, or the --profile's value). "
+            "Refine/filtered strategies ignore it.",
         ),
-    ] = 5000,
+    ] = None,
     out: Annotated[Path, typer.Option(help="Results folder (one Parquet file per trial).")] = Path(
         "results"
     ),
@@ -125,6 +126,15 @@ def run(
             "Changes the speed only: the batches are the same for any value.",
         ),
     ] = None,
+    profile: Annotated[
+        str | None,
+        typer.Option(
+            help="Fidelity profile: 'published' (every behaviour of the authors' code) or "
+            "'corrected' (the paper's and original methods' forms, and the fixes); see "
+            "refine/profiles.py. Explicit --param/--dataset-param/--subsample/--batch-size "
+            "values win. Default: none (the package defaults).",
+        ),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Run AL trials (dataset × strategies × seeds) and write their results tables."""
@@ -139,20 +149,30 @@ def run(
     if not names:
         raise ConfigError("--strategy must name at least one strategy")
     strategy_params = route_params(names, parse_params(param))  # fails fast on unknown names
+    from refine.profiles import apply_to_run
+
+    strategy_params, ds_params, trial = apply_to_run(
+        profile,
+        dataset,
+        names,
+        strategy_params,
+        parse_params(dataset_param),
+        {"subsample": subsample, "batch_size": batch_size},
+    )
     for n in names:
         make_strategy(n, **strategy_params[n]).check_params()  # and on invalid values
     seed_list = parse_seeds(seeds)
     # one error format for every command: ConfigError → one line, exit 2 (not click's usage box)
     check_positive_int("--cycles", cycles, minimum=0)
-    check_positive_int("--subsample", subsample, minimum=0)
+    if subsample is not None:
+        check_positive_int("--subsample", subsample, minimum=0)
     check_positive_int("--epochs", epochs)
     if jobs is not None:
         check_positive_int("--jobs", jobs)
     if batch_size is not None:
         check_positive_int("--batch-size", batch_size)
     device = _run_device(device, quiet)
-    data = _run_data(dataset, backbone, features_dir, parse_params(dataset_param))
-    b = batch_size if batch_size is not None else data.batch_size
+    data = _run_data(dataset, backbone, features_dir, ds_params)
     specs = [
         TrialSpec(
             dataset=dataset,
@@ -160,11 +180,12 @@ def run(
             strategy=n,
             seed=s,
             n_cycles=cycles,
-            batch_size=b,
-            subsample=subsample or None,
+            batch_size=trial[n]["batch_size"] or data.batch_size,
+            subsample=5000 if trial[n]["subsample"] is None else (trial[n]["subsample"] or None),
             strategy_params=with_jobs(n, strategy_params[n], jobs),
             head=HeadConfig(epochs=epochs),
             device=device,
+            profile=profile,
         )
         for n in names
         for s in seed_list

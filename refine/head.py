@@ -10,7 +10,8 @@ The training loop is written out by hand on torch tensors: the cross-entropy gra
 layer is ``(softmax(XW^T + b) − onehot(y))/B`` times ``X``, so autograd and ``torch.optim`` add
 nothing but per-step overhead. The update is exactly torch's SGD with Nesterov momentum
 (``buf ← μ·buf + g``; ``p ← p − lr·(g + μ·buf)``, with ``buf = g`` on the first step) and the
-learning rate is ``CosineAnnealingLR``'s closed form ``lr_e = lr·(1 + cos(π e / T))/2``.
+learning rate is ``CosineAnnealingLR``'s closed form ``lr_e = lr·(1 + cos(π e / T))/2`` (T = the
+epochs, or ``HeadConfig.schedule_epochs``).
 """
 
 from __future__ import annotations
@@ -40,7 +41,12 @@ class HeadConfig:
     nesterov : bool
         Use Nesterov momentum (True).
     cosine : bool
-        Cosine-anneal the learning rate over ``epochs``, stepped per epoch (True).
+        Cosine-anneal the learning rate, stepped per epoch (True).
+    schedule_epochs : int, optional
+        Length T of the cosine schedule (``CosineAnnealingLR``'s ``T_max``); None = ``epochs``
+        (anneal to 0 over the run). A T longer than ``epochs`` stops the schedule early: the
+        published SelectAL retrains with T = 200 for 50 epochs, so its learning rate only falls
+        to ``lr·(1 + cos(π/4))/2 ≈ 0.0085``.
     """
 
     epochs: int = 200
@@ -50,9 +56,12 @@ class HeadConfig:
     weight_decay: float = 5e-4
     nesterov: bool = True
     cosine: bool = True
+    schedule_epochs: int | None = None
 
     def __post_init__(self) -> None:
         check_positive_int("epochs", self.epochs)
+        if self.schedule_epochs is not None:
+            check_positive_int("schedule_epochs", self.schedule_epochs)
         check_positive_int("head batch_size", self.batch_size)
         for name in ("lr", "momentum", "weight_decay"):
             v = getattr(self, name)
@@ -65,7 +74,8 @@ class HeadConfig:
         """Learning rate used during ``epoch`` (0-based)."""
         if not self.cosine:
             return self.lr
-        return self.lr * (1.0 + math.cos(math.pi * epoch / self.epochs)) / 2.0
+        t_max = self.epochs if self.schedule_epochs is None else self.schedule_epochs
+        return self.lr * (1.0 + math.cos(math.pi * epoch / t_max)) / 2.0
 
 
 class LinearHead:

@@ -58,7 +58,9 @@ class TrialSpec:
         Instances labeled per cycle, b (also the initial pool size).
     subsample : int or None
         Single strategies score a uniform random subsample of this many unlabeled instances per
-        query (5000, the published baselines' ``subset_size``); ``None`` = the whole pool.
+        query (5000, the ``subset_size`` the published single strategies were run with; the
+        published ensembles used the dataset config's 1000/2500/500, which the ``published``
+        profile sets, :mod:`refine.profiles`); ``None`` = the whole pool.
         Strategies that manage the pool themselves (Refine, filtered strategies) always get the
         whole unlabeled pool.
     strategy_params : dict
@@ -71,6 +73,12 @@ class TrialSpec:
         Name of the trial's strategy in the results (the ``strategy`` column and the file path);
         defaults to ``strategy``. Needed when one grid runs a strategy under several parameter
         settings (e.g. Table 2's ``filtered:random`` with R = 1..9).
+    profile : str, optional
+        The fidelity profile (:mod:`refine.profiles`: ``"published"`` or ``"corrected"``) whose
+        values the other fields already hold (:func:`refine.profiles.profile_trial` resolves
+        them). It is recorded with the results, so results of different profiles never mix:
+        resuming or re-running into the same file with another profile is a
+        :class:`~refine.errors.ResultsConflictError`. None: no profile (the package defaults).
     """
 
     dataset: str
@@ -84,6 +92,7 @@ class TrialSpec:
     head: HeadConfig = field(default_factory=HeadConfig)
     device: str = "cpu"
     label: str | None = None
+    profile: str | None = None
 
     @property
     def name(self) -> str:
@@ -96,6 +105,10 @@ class TrialSpec:
         check_positive_int("batch_size", self.batch_size)
         if self.subsample is not None:
             check_positive_int("subsample", self.subsample)
+        if self.profile is not None:
+            from refine.profiles import check_profile
+
+            check_profile(self.profile)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able form (what is stored with the results and compared on resume)."""

@@ -56,13 +56,28 @@ RESULT_COLUMNS = [
 ]
 
 
+#: Spec fields added after results were first stored, with the value that means "as before":
+#: left out of the identity at that value, so results stored without them stay valid.
+_ADDED_DEFAULTS = {"profile": None}
+_ADDED_HEAD_DEFAULTS = {"schedule_epochs": None}
+
+
 def spec_identity(spec: dict[str, Any] | None) -> dict[str, Any]:
     """A stored or new spec without the parameters that cannot change results (``n_jobs``).
 
     Resuming with another ``n_jobs`` is allowed: filtering draws give the same batches in any
-    number of threads (:mod:`refine.strategies.filtering`).
+    number of threads (:mod:`refine.strategies.filtering`). Fields added later (``profile``,
+    ``head.schedule_epochs``) are left out at their "as before" value (None).
     """
     d = json.loads(json.dumps(spec or {}))
+    for key, default in _ADDED_DEFAULTS.items():
+        if key in d and d[key] == default:
+            del d[key]
+    head = d.get("head")
+    if isinstance(head, dict):
+        for key, default in _ADDED_HEAD_DEFAULTS.items():
+            if key in head and head[key] == default:
+                del head[key]
     params = d.get("strategy_params")
     if isinstance(params, dict):
         d["strategy_params"] = {k: v for k, v in params.items() if not is_result_neutral(k)}

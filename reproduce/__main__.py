@@ -26,6 +26,7 @@ ARTEFACTS = {
     "bad_apples": "reproduce.bad_apples",
     "query_size": "reproduce.query_size",
     "claims": "reproduce.claims",
+    "divergences": "reproduce.divergences",
 }
 
 

@@ -28,6 +28,7 @@ from refine.errors import ConfigError, RefineError
 from refine.grid import GridTrial, load_trial_data, run_grid
 from refine.loop import TrialSpec
 from refine.plots import save_figure as _save
+from refine.profiles import profile_trial
 from refine.results import load_results
 from reproduce.presets import PRESETS, Preset, Setting, get_preset
 
@@ -98,22 +99,20 @@ def trials_for(
         b = int(params_st.get("batch_size") or dataset_entry(st.dataset).batch_size)
         for label, (spec, params) in strategies.items():
             for seed in ctx.preset.seeds:
-                out.append(
-                    GridTrial(
-                        TrialSpec(
-                            dataset=st.dataset,
-                            backbone=st.backbone,
-                            strategy=spec,
-                            seed=seed,
-                            n_cycles=ctx.preset.n_cycles,
-                            batch_size=b,
-                            strategy_params=dict(params),
-                            device=ctx.device,
-                            label=None if label == spec else label,
-                        ),
-                        params_st,
-                    )
+                trial = TrialSpec(
+                    dataset=st.dataset,
+                    backbone=st.backbone,
+                    strategy=spec,
+                    seed=seed,
+                    n_cycles=ctx.preset.n_cycles,
+                    batch_size=b,
+                    strategy_params=dict(params),
+                    device=ctx.device,
+                    label=None if label == spec else label,
                 )
+                # the preset's fidelity profile (paper: published); explicit params still win
+                trial, ds_params = profile_trial(trial, ctx.preset.profile, params_st)
+                out.append(GridTrial(trial, ds_params))
     return out
 
 

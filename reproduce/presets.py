@@ -86,6 +86,8 @@ class Preset:
     prepare: str | None = None
     #: Table 2 levels per sub-table ("a": R, "b": α, "c": m); None: the paper's six of each.
     table2_levels: dict | None = None
+    #: Fidelity profile of every trial (refine/profiles.py); None = the package defaults.
+    profile: str | None = None
 
 
 #: The synthetic pool of the cpu preset (refine/datasets/synthetic_shapes.py): 20 classes with
@@ -117,6 +119,7 @@ PRESETS = {
         fig8=(Setting("esc50", "eat"),),
         description="the paper's protocol: 10 seeds, 20 cycles, image datasets × backbones",
         paper_panels=True,
+        profile="published",
     ),
     "rehearsal": Preset(
         name="rehearsal",
@@ -142,6 +145,7 @@ PRESETS = {
         feature_params=(("batch_size", 3),),
         theory_quick=True,
         prepare="reproduce.rehearsal_data",
+        profile="published",
     ),
     "cpu": Preset(
         name="cpu",

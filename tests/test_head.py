@@ -25,7 +25,8 @@ def reference_fit(trainer: HeadTrainer, X, y, seed: int) -> tuple[np.ndarray, np
         nesterov=cfg.nesterov,
         weight_decay=cfg.weight_decay,
     )
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.epochs)
+    t_max = cfg.epochs if cfg.schedule_epochs is None else cfg.schedule_epochs
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=t_max)
     gen = torch.Generator().manual_seed(seed)
     Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
     n = len(X)
@@ -43,11 +44,15 @@ def reference_fit(trainer: HeadTrainer, X, y, seed: int) -> tuple[np.ndarray, np
 
 
 @pytest.mark.parametrize("n", [7, 64, 65, 300])
-def test_matches_torch_sgd_nesterov_cosine(n):
+@pytest.mark.parametrize("schedule_epochs", [None, 30, 5])
+def test_matches_torch_sgd_nesterov_cosine(n, schedule_epochs):
+    # T_max = epochs (default), T_max > epochs (SelectAL's published 200-for-50 schedule, scaled)
+    # and T_max < epochs (torch's cosine then rises again after T_max)
     rng = np.random.default_rng(n)
     X = rng.normal(size=(n, 12)).astype(np.float32)
     y = rng.integers(0, 5, n).astype(np.int64)
-    tr = HeadTrainer(12, 5, init_seed=3, config=HeadConfig(epochs=9))
+    cfg = HeadConfig(epochs=9, schedule_epochs=schedule_epochs)
+    tr = HeadTrainer(12, 5, init_seed=3, config=cfg)
     head = tr.fit(X, y, seed=11)
     W, b = reference_fit(tr, X, y, 11)
     np.testing.assert_allclose(head.weight, W, atol=2e-6)
@@ -94,6 +99,29 @@ def test_cosine_schedule_closed_form():
     cfg = HeadConfig(epochs=4, lr=0.1)
     assert [round(cfg.epoch_lr(e), 6) for e in range(4)] == [0.1, 0.085355, 0.05, 0.014645]
     assert HeadConfig(cosine=False).epoch_lr(100) == 0.01
+    # the default schedule length is the number of epochs
+    same = HeadConfig(epochs=4, lr=0.1, schedule_epochs=4)
+    assert [same.epoch_lr(e) for e in range(4)] == [cfg.epoch_lr(e) for e in range(4)]
+
+
+def test_schedule_longer_than_training_selectal_published():
+    """SelectAL's published retraining: T_max = 200, stopped after 50 epochs. torch's scheduler
+    after 50 steps holds lr·(1 + cos(50π/200))/2 = 0.01·(1 + √2/2)/2 = 0.0085355."""
+    cfg = HeadConfig(epochs=50, schedule_epochs=200)
+    expected = 0.01 * (1 + np.sqrt(2) / 2) / 2
+    assert cfg.epoch_lr(50) == pytest.approx(expected, rel=1e-12)
+    assert round(expected, 4) == 0.0085
+    opt = torch.optim.SGD(torch.nn.Linear(2, 2).parameters(), lr=0.01)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=200)
+    lrs = []
+    for _ in range(50):
+        lrs.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    assert [cfg.epoch_lr(e) for e in range(50)] == pytest.approx(lrs, rel=1e-9)
+    assert opt.param_groups[0]["lr"] == pytest.approx(expected, rel=1e-9)
+    # the default (T = epochs) anneals to 0 instead
+    assert HeadConfig(epochs=50).epoch_lr(50) == pytest.approx(0.0, abs=1e-15)
 
 
 def test_grown_head_keeps_known_rows():
@@ -108,6 +136,8 @@ def test_grown_head_keeps_known_rows():
 def test_bad_inputs():
     with pytest.raises(ConfigError, match="epochs"):
         HeadConfig(epochs=0)
+    with pytest.raises(ConfigError, match="schedule_epochs"):
+        HeadConfig(schedule_epochs=0)
     with pytest.raises(ConfigError, match="device"):
         HeadTrainer(3, 2, device="tpu")
     tr = HeadTrainer(3, 2)

@@ -302,8 +302,9 @@ class Bait(Strategy):
     (``grad_likelihood="binary_cross_entropy"``), ``lmb = 1`` and 2× oversampling (forward
     greedy to ``2b``, backward pruning to ``b``).
 
-    Sets and scaling (checked in ``dal-toolbox`` ``strategies/bait.py`` @0501948 and @7a10d52, the
-    versions readable to us; the version at the Refine commit e9bf05ca was not): the pool Fisher F
+    Sets and scaling (checked in ``dal-toolbox`` ``strategies/bait.py`` @0501948 and @7a10d52; the
+    chunked Fisher sum below is identical at 55570442 and at the Refine commit e9bf05ca): the pool
+    Fisher F
     averages over the candidates (the subsample the strategy is handed)
     plus L; the labeled Fisher ``F_L`` averages over L; both use the model's *expected* Fisher
     (probability-weighted over labels), not L's true labels. The matrix is
@@ -335,8 +336,9 @@ class Bait(Strategy):
         **[DAL]** the published code sums the means of consecutive chunks of
         ``fisher_batch_size`` rows (a DataLoader loop), so ``F_L`` is about ``n_L/32`` times the
         mean once ``n_L > 32``, which strengthens the labeled term relative to λ and the batch.
-        (The scale of F itself does not change the selection.) Offered to reproduce the published
-        runs; not the default because it reads as an accident of batching.
+        (The scale of F itself does not change the selection.) This is the Refine commit's
+        behaviour (e9bf05ca, as at 55570442) and the ``published`` profile's
+        (:mod:`refine.profiles`); not the default because it reads as an accident of batching.
     fisher_batch_size : int, default=32
         Chunk size of ``fisher_scaling="dal"`` (ignored otherwise).
     memory_budget_mb : float, default=512

@@ -92,6 +92,12 @@ class SelectAL(Strategy):
         Validation repeats per removal.
     train_epochs : int, default=50
         Epochs of every retraining (the rest of the head protocol is the run's).
+    schedule_epochs : int, optional
+        Length T of the retrainings' cosine schedule. None (default): T = ``train_epochs``, the
+        learning rate anneals to 0 over the 50 epochs. 200 is the published code's (its
+        Lightning trainer stops after ``train_epochs`` = 50 epochs of the model's cosine schedule
+        with T_max = 200, so the rate only falls to ≈ 0.0085); the ``published`` profile
+        (:mod:`refine.profiles`) sets it.
     strategy_params : dict, optional
         ``{name: {param: value}}`` for the strategies and surrogates given by name.
 
@@ -138,6 +144,7 @@ class SelectAL(Strategy):
         num_val_reps: int = 5,
         train_epochs: int = 50,
         strategy_params: dict | None = None,
+        schedule_epochs: int | None = None,
     ):
         self.epsilon = epsilon
         self.low_strategy = low_strategy
@@ -150,6 +157,7 @@ class SelectAL(Strategy):
         self.num_val_reps = num_val_reps
         self.train_epochs = train_epochs
         self.strategy_params = strategy_params
+        self.schedule_epochs = schedule_epochs
 
     def requirements(self) -> frozenset[str]:
         """The removal test's needs (features, labels, retraining) and the three regimes'."""
@@ -182,6 +190,8 @@ class SelectAL(Strategy):
         check_positive_int("num_random_reps", self.num_random_reps)
         check_positive_int("num_val_reps", self.num_val_reps)
         check_positive_int("train_epochs", self.train_epochs)
+        if self.schedule_epochs is not None:
+            check_positive_int("schedule_epochs", self.schedule_epochs)
         vs = self.val_split
         if isinstance(vs, bool) or not isinstance(vs, numbers.Real) or not 0 < vs < 1:
             raise ConfigError(f"val_split must be a number in (0, 1), got {vs!r}")
@@ -250,7 +260,11 @@ class SelectAL(Strategy):
         )
         # Retrainings: the run's initial weights and protocol, only the epochs changed.
         trainer = copy.copy(ctx.trainer)
-        trainer.config = dataclasses.replace(ctx.trainer.config, epochs=int(self.train_epochs))
+        trainer.config = dataclasses.replace(
+            ctx.trainer.config,
+            epochs=int(self.train_epochs),
+            schedule_epochs=None if self.schedule_epochs is None else int(self.schedule_epochs),
+        )
         # Positions in ctx.labeled of every labeled pool index (surrogates return pool indices).
         order = np.argsort(ctx.labeled, kind="stable")
         sorted_labeled = ctx.labeled[order]

@@ -29,6 +29,7 @@ from refine.strategies.registry import register_strategy
 UNCERTAINTIES = ("margin", "least_confidence", "entropy")
 SPLITS = ("stratified", "random")
 ZERO_DISTANCES = ("fallback", "exclude")
+TEMPERATURE_SCOPES = ("shared", "own")
 #: T ∈ {1.0, 1.1, …, 19.9}: the grid of the original code (``np.arange(1.0, 20, 0.1)``) and of
 #: dal-toolbox.
 DEFAULT_TEMPERATURES = tuple(np.arange(10, 200) / 10.0)
@@ -204,6 +205,13 @@ class UHerding(Strategy):
     zero_distances : {"fallback", "exclude"}, default="fallback"
         Treatment of zero labeled distances in d_min (published fallback to γ = 1, or the
         original's exclusion).
+    temperature_scope : {"shared", "own"}, default="shared"
+        ``"shared"``: T is fitted once per cycle and shared by every UHerding of the cycle (the
+        ensemble members' draws and Refine's final selection). ``"own"``: this instance refits T
+        at every call on its own random 80/20 split of L (``ctx.rng_for("uherding-temperature",
+        "own")``, a stream independent of the shared one), as the published Refine's final
+        UHerding does: it is a separate instance without the members' per-cycle cache. The
+        ``published`` profile (:mod:`refine.profiles`) sets it for Refine's final step.
     memory_budget_mb : float, default=512
         Bound on the memory of the kernel and of each block of kernel rows.
 
@@ -235,6 +243,7 @@ class UHerding(Strategy):
         gamma="auto",
         zero_distances: str = "fallback",
         memory_budget_mb: float = 512.0,
+        temperature_scope: str = "shared",
     ):
         self.gain = gain
         self.uncertainty = uncertainty
@@ -247,6 +256,7 @@ class UHerding(Strategy):
         self.gamma = gamma
         self.zero_distances = zero_distances
         self.memory_budget_mb = memory_budget_mb
+        self.temperature_scope = temperature_scope
 
     # ------------------------------------------------------------------ parameters
     def _validate_params(self) -> dict:
@@ -255,6 +265,7 @@ class UHerding(Strategy):
             "uncertainty": check_choice("uncertainty", self.uncertainty, UNCERTAINTIES),
             "split": check_choice("temperature_split", self.temperature_split, SPLITS),
             "zero_distances": check_choice("zero_distances", self.zero_distances, ZERO_DISTANCES),
+            "scope": check_choice("temperature_scope", self.temperature_scope, TEMPERATURE_SCOPES),
             "gamma": check_gamma(self.gamma, allow_auto=True),
             "budget": check_memory_budget(self.memory_budget_mb),
             "val_fraction": check_fraction("val_fraction", self.val_fraction, high_closed=False),
@@ -287,6 +298,8 @@ class UHerding(Strategy):
         p = self._validate_params() if p is None else p
         if p["temperature"] != "ece":
             return p["temperature"]
+        if p["scope"] == "own":  # no cache: a fresh fit on this instance's own split
+            return self._fit_temperature(ctx, p, scope=("own",))
         key = (
             "uherding-temperature",
             p["val_fraction"],
@@ -298,14 +311,15 @@ class UHerding(Strategy):
         return ctx.memo(key, lambda: self._fit_temperature(ctx, p))
 
     @staticmethod
-    def _fit_temperature(ctx, p: dict) -> float:
+    def _fit_temperature(ctx, p: dict, scope: tuple = ()) -> float:
         if ctx.n_labeled < p["min_labeled"]:
             return 1.0
-        seed = int(ctx.rng_for("uherding-temperature").integers(2**31 - 1))
+        seed = int(ctx.rng_for("uherding-temperature", *scope).integers(2**31 - 1))
         tr, va = holdout_split(ctx.labels, p["val_fraction"], p["split"], seed)
         if tr.size == 0 or va.size == 0:
             return 1.0
-        head = ctx.fit_head(ctx.labeled[tr], ctx.labels[tr], key="uherding-temperature")
+        key = "-".join(("uherding-temperature", *scope))
+        head = ctx.fit_head(ctx.labeled[tr], ctx.labels[tr], key=key)
         logits = head.logits(ctx.X[ctx.labeled[va]])
         return select_temperature(logits, ctx.labels[va], p["grid"], p["ece_bins"])[0]
 
