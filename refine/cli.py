@@ -479,7 +479,8 @@ def strategies() -> None:
     """List the registered strategies with their parameters and defaults (set with --param)."""
     import textwrap
 
-    from refine.strategies import available_strategies, make_strategy, strategy_class
+    from refine.strategies import available_strategies, strategy_class
+    from refine.strategies.registry import parameter_defaults
 
     def show(name: str, summary: str, params: dict) -> None:
         console.print(f"{name}  {summary}", highlight=False, markup=False, soft_wrap=True)
@@ -490,8 +491,8 @@ def strategies() -> None:
 
     for n in available_strategies():
         doc = (strategy_class(n).__doc__ or "").strip().splitlines()
-        show(n, plain_text(doc[0]) if doc else "", make_strategy(n).get_params(deep=False))
-    composite = make_strategy("filtered:random").get_params(deep=False)
+        show(n, plain_text(doc[0]) if doc else "", parameter_defaults(n))
+    composite = parameter_defaults("filtered:random")
     composite.pop("strategy", None)
     show(
         "filtered:<strategy>",

@@ -47,13 +47,15 @@ def resolve_device(device: Any = "auto") -> Any:
         n = torch.cuda.device_count() if torch.cuda.is_available() else 0
         idx = 0 if dev.index is None else dev.index
         if idx >= n:
+            why = "CUDA is not available" if n == 0 else f"this machine has {n} CUDA device(s)"
             raise ConfigError(
-                f"device {device!r} is not available (this machine has {n} CUDA device(s)); "
-                "use device='cpu' or device='auto'"
+                f"device={spec!r} is not available ({why}); use device='cpu' or device='auto'"
             )
         return dev
     if dev.type == "mps":
         if not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()):
-            raise ConfigError(f"device {device!r} is not available; use device='cpu'")
+            raise ConfigError(
+                f"device={spec!r} is not available (MPS is not available); use device='cpu'"
+            )
         return dev
     raise unknown_choice("device", device, DEVICE_CHOICES)

@@ -43,7 +43,7 @@ def test_malformed_seeds(text):
 @pytest.mark.parametrize(
     "args,needle",
     [
-        (["--dataset", "imagenet9"], "allowed values: cifar10, cifar100, digits"),
+        (["--dataset", "imagenet9"], "allowed values: bloodmnist, cifar10, cifar100"),
         (["--strategy", "psychic"], "allowed values:"),
         (["--strategy", "margin,psychic"], "psychic"),
         (["--batch-size", "0"], "--batch-size"),

@@ -8,7 +8,8 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from refine.cli import _param_text, app, plain_text
-from refine.strategies import available_strategies, make_strategy
+from refine.strategies import available_strategies
+from refine.strategies.registry import parameter_defaults
 
 runner = CliRunner()
 
@@ -42,7 +43,7 @@ def test_strategies_lists_every_parameter_with_its_default():
         elif name:
             blocks[name] += " " + line.strip()
     for n in available_strategies():
-        params = make_strategy(n).get_params(deep=False)
+        params = parameter_defaults(n)
         text = re.sub(r"\s+", " ", blocks[n])
         for key, value in params.items():
             assert f"{key}={_param_text(value)}".replace(" ", "") in text.replace(" ", ""), (n, key)

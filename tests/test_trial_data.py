@@ -28,14 +28,17 @@ runner = CliRunner()
 @pytest.fixture
 def no_extraction(monkeypatch):
     """Fail the test if anything opens raw data or builds a backbone."""
+    import refine.datasets.extraction as extraction
     import refine.datasets.hub as hub
+    import refine.datasets.readers as readers
 
     def forbidden(*args, **kwargs):
         raise AssertionError("an AL run must not read raw data or build a backbone")
 
-    monkeypatch.setattr(hub, "open_split", forbidden)
-    monkeypatch.setattr(hub, "load_backbone", forbidden)
-    monkeypatch.setattr(hub, "extract_dataset", forbidden)
+    for module in (hub, extraction, readers):
+        for name in ("open_split", "load_backbone", "extract_dataset"):
+            if hasattr(module, name):
+                monkeypatch.setattr(module, name, forbidden)
 
 
 def suggested_command(message: str) -> list[str]:

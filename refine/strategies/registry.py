@@ -118,3 +118,22 @@ def parameter_names(spec: str) -> list[str]:
     names.update(deep)
     names.update(s for s in shorts if shorts.count(s) == 1 and s not in names)
     return sorted(names)
+
+
+def parameter_defaults(spec: str) -> dict:
+    """What ``refine strategies`` lists: each parameter a user sets, with its default.
+
+    A nested estimator (Refine's ``filter``) is listed by its parameters under their short
+    names (``rounds``, as ``--param refine.rounds=3`` takes them), not as one object.
+    """
+    from sklearn.base import BaseEstimator
+
+    strategy = make_strategy(spec)
+    direct = strategy.get_params(deep=False)
+    out = {k: v for k, v in direct.items() if not isinstance(v, BaseEstimator)}
+    deep = {k: v for k, v in strategy.get_params(deep=True).items() if "__" in k}
+    shorts = [k.rsplit("__", 1)[1] for k in deep]
+    for key, value in deep.items():
+        short = key.rsplit("__", 1)[1]
+        out[short if shorts.count(short) == 1 and short not in out else key] = value
+    return out
