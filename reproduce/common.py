@@ -111,7 +111,9 @@ def trials_for(
                     label=None if label == spec else label,
                 )
                 # the preset's fidelity profile (paper: published); explicit params still win
-                trial, ds_params = profile_trial(trial, ctx.preset.profile, params_st)
+                trial, ds_params = profile_trial(
+                    trial, ctx.preset.profile, params_st, explicit=set()
+                )
                 out.append(GridTrial(trial, ds_params))
     return out
 
