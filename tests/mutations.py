@@ -113,7 +113,7 @@ MUTATIONS = [
         "refine/loop.py",
         "    strategy.check_params()  # before anything is written\n",
         "",
-        "tests/test_cli.py::test_bad_input_clear_error_nonzero_exit",
+        "tests/test_loop.py::test_invalid_parameter_value_refused_before_anything_is_written",
     ),
     Mutation(
         "error messages go through rich markup unescaped",

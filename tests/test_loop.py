@@ -174,3 +174,11 @@ def test_synthetic_dataset_parameters():
     assert counts[0] > 4 * counts[2]  # geometric imbalance 10:1 between first and last class
     with pytest.raises(ConfigError, match="imbalance"):
         load_dataset("synthetic", imbalance=0.5)
+
+
+def test_invalid_parameter_value_refused_before_anything_is_written(digits, tmp_path):
+    # make_strategy only stores values (scikit-learn style): run_trial checks them before the
+    # initial pool is recorded, so a bad value never leaves a one-cycle results file behind
+    with pytest.raises(ConfigError, match="rounds"):
+        run_trial(digits, spec("refine", strategy_params={"rounds": 0}), out_dir=tmp_path)
+    assert not any(tmp_path.rglob("*.parquet"))
