@@ -104,16 +104,31 @@ def _side(row: Row, profile: str, dataset: str) -> tuple[dict, dict, dict] | Non
 
 def plan(ctx: Context) -> tuple[list[GridTrial], list[dict]]:
     """The grid trials of every measurable row, and the rows that cannot run here."""
+    from refine.datasets import dataset_entry
+
     if ctx.preset.name == "cpu":
-        datasets, seeds, cycles = CPU_DATASETS, CPU_SEEDS, CPU_CYCLES
-    else:
-        datasets = tuple(dict.fromkeys(st.dataset for st in ctx.preset.main))
+        seeds, cycles = CPU_SEEDS, CPU_CYCLES
+        settings = [(d, "raw", {}, BATCH) for d in CPU_DATASETS]
+    else:  # the preset's own settings: their backbone, feature cache and b
         seeds, cycles = ctx.preset.seeds, ctx.preset.n_cycles
+        settings = []
+        for st in dict.fromkeys(ctx.preset.main):
+            base = ctx.dataset_params(st)
+            b = int(base.get("batch_size") or dataset_entry(st.dataset).batch_size)
+            settings.append((st.dataset, st.backbone, base, b))
     trials: list[GridTrial] = []
     skipped: list[dict] = []
     for row in ROWS:
-        for dataset in datasets:
+        for dataset, backbone, base, b in settings:
             sides = {p: _side(row, p, dataset) for p in ("published", "corrected")}
+            fixed_b = "batch_size" in base and any(
+                v is not None and "batch_size" in v[2] for v in sides.values()
+            )
+            if fixed_b:  # a batch-size row where the preset fixes b (the rehearsal's b = 3)
+                skipped.append(
+                    {"switch": row.switch, "dataset": dataset, "reason": "the preset fixes b"}
+                )
+                continue
             if any(v is None for v in sides.values()):
                 skipped.append(
                     {
@@ -128,16 +143,17 @@ def plan(ctx: Context) -> tuple[list[GridTrial], list[dict]]:
                 for seed in seeds:
                     spec = TrialSpec(
                         dataset=dataset,
-                        backbone="raw",
+                        backbone=backbone,
                         strategy=row.strategy,
                         seed=seed,
                         n_cycles=cycles,
-                        batch_size=trial.get("batch_size", BATCH),
+                        batch_size=trial.get("batch_size", b),
                         subsample=trial.get("subsample", 5000),
                         strategy_params={**params, **_jobs(row.strategy)},
+                        device=ctx.device,
                         label=f"{row.switch}@{profile}",
                     )
-                    trials.append(GridTrial(spec, ds_params))
+                    trials.append(GridTrial(spec, {**base, **ds_params}))
     return trials, skipped
 
 
