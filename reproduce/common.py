@@ -110,9 +110,10 @@ def trials_for(
                     device=ctx.device,
                     label=None if label == spec else label,
                 )
-                # the preset's fidelity profile (paper: published); explicit params still win
+                # the preset's fidelity profile (paper: published); explicit params still win, and
+                # b stays the dataset's (the loaded data's b must match the trials')
                 trial, ds_params = profile_trial(
-                    trial, ctx.preset.profile, params_st, explicit=set()
+                    trial, ctx.preset.profile, params_st, explicit={"batch_size"}
                 )
                 out.append(GridTrial(trial, ds_params))
     return out
