@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from sklearn.base import clone
 
+from refine.errors import ConfigError
 from refine.seeding import child_rng, rng_seed_sequence
 from refine.strategies.base import Selection, Strategy
 from refine.strategies.filtering import ProgressiveFilter
@@ -60,8 +61,6 @@ class _FilteredBase(Strategy):
 
     def _check_filter(self) -> ProgressiveFilter:
         if not isinstance(self.filter, ProgressiveFilter):
-            from refine.errors import ConfigError
-
             raise ConfigError(
                 f"filter must be a ProgressiveFilter, got {type(self.filter).__name__}"
             )
