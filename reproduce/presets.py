@@ -82,7 +82,7 @@ class Preset:
     feature_params: tuple = ()
     #: ``python -m theory report --quick`` instead of the full simulations.
     theory_quick: bool = False
-    #: Module whose ``prepare(ctx)`` makes the preset's data and features before any artefact.
+    #: Module whose ``prepare(run)`` makes the preset's data and features before any artefact.
     prepare: str | None = None
     #: Table 2 levels per sub-table ("a": R, "b": α, "c": m); None: the paper's six of each.
     table2_levels: dict | None = None

@@ -443,11 +443,11 @@ def test_paired_interval_by_hand():
 
 def test_divergence_rows_switch_exactly_one_row():
     """Both sides of a row run the same strategy, seeds and data and differ in that row only."""
-    from reproduce.common import Context
+    from reproduce.common import ReproduceRun
     from reproduce.divergences import ROWS, plan
     from reproduce.presets import get_preset
 
-    trials, _ = plan(Context(get_preset("cpu")))
+    trials, _ = plan(ReproduceRun(get_preset("cpu")))
     by = {}
     for t in trials:
         row, side = t.spec.name.rsplit("@", 1)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from reproduce import fig2, table2
-from reproduce.common import Context
+from reproduce.common import ReproduceRun
 from reproduce.presets import get_preset
 from reproduce.table2 import configs
 
@@ -26,8 +26,8 @@ def test_committed_outputs_regenerate_from_raw_results(tmp_path, module, artefac
     src = ROOT / artefact
     (tmp_path / artefact).mkdir()
     shutil.copy(src / "results_cpu.parquet", tmp_path / artefact / "results_cpu.parquet")
-    ctx = Context(get_preset("cpu"), from_results=True, figures=tmp_path, quiet=True)
-    module.build(ctx)
+    run = ReproduceRun(get_preset("cpu"), from_results=True, figures=tmp_path, quiet=True)
+    module.build(run)
     for name in outputs:
         assert (tmp_path / artefact / name).read_text() == (src / name).read_text(), name
     assert (tmp_path / artefact / f"{artefact}_cpu.png").exists() or artefact == "table2"
