@@ -82,7 +82,6 @@ def summarize(df: pd.DataFrame, seed: int = 0) -> tuple[pd.DataFrame, dict]:
         the paired difference in AULC points (``diff``, ``low``, ``high``, ``n_seeds``,
         ``verdict``).
     """
-    rng = child_rng(seed, ARTEFACT)
     per = aulc_table(df)
     rows = []
     for profile in PROFILES:
@@ -90,7 +89,7 @@ def summarize(df: pd.DataFrame, seed: int = 0) -> tuple[pd.DataFrame, dict]:
         if a.empty:
             continue
         est, lo, hi = stratified_bootstrap(
-            [a.aulc.to_numpy()], lambda s: s[0].mean(axis=1), child_rng(rng, profile)
+            [a.aulc.to_numpy()], lambda s: s[0].mean(axis=1), child_rng(seed, ARTEFACT, profile)
         )
         first = a[a.seed.isin((1, 2, 3))].aulc
         rows.append(
@@ -109,7 +108,7 @@ def summarize(df: pd.DataFrame, seed: int = 0) -> tuple[pd.DataFrame, dict]:
     diff: dict = {}
     if len(table) == len(PROFILES):
         overall, _ = aulc_difference(
-            df, label("published"), label("corrected"), child_rng(rng, "difference")
+            df, label("published"), label("corrected"), child_rng(seed, ARTEFACT, "difference")
         )
         n = int(per[per.strategy == label("published")].seed.isin(per.seed).sum())
         diff = {
