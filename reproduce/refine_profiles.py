@@ -152,9 +152,12 @@ def build(run: ReproduceRun) -> list:
     both = table.assign(**{f"diff {k}": v for k, v in diff.items()}) if diff else table
     both.to_csv(csv, index=False)
     cycles = int(trials[0].spec.n_cycles)
+    fractions = {t.spec.profile: t.dataset_params.get("pool_fraction", 1.0) for t in trials}
+    pools = ", ".join(f"{p} {100 * f:.0f} % of the training split" for p, f in fractions.items())
     body = (
         f"Refine on digits (scikit-learn's 8×8 digits, stratified 1347/450 split, z-scored "
-        f"pixels), b = {BATCH}, {cycles} cycles, one filtering thread. AULC = mean test accuracy "
+        f"pixels; the AL pool: {pools}), b = {BATCH}, {cycles} cycles, one filtering thread. "
+        "Each profile sets every switch of refine/profiles.py. AULC = mean test accuracy "
         f"over the {cycles + 1} points. Interval: 95 % bootstrap over seeds (expanded "
         "percentile, refine/stats.py); the difference is paired by seed. Verdict rule: the "
         "profiles differ when the difference's interval excludes 0.\n\n"

@@ -128,3 +128,21 @@ def test_the_presets_docs_describe_the_presets_the_code_has():
     module = " ".join(presets.__doc__.split())
     assert "on scikit-learn's embedded digits dataset only: seeds 1–3, 10 cycles" in module
     assert "``cpu-claims`` gives the claims ledger" in module
+
+
+def test_refine_profiles_build_writes_the_table_from_saved_results(tmp_path, capsys):
+    from reproduce import refine_profiles
+
+    raw = tmp_path / "refine_profiles" / "results_cpu.parquet"
+    raw.parent.mkdir()
+    _profile_results([0.90, 0.89, 0.88], [0.88, 0.88, 0.87]).to_parquet(raw)
+    run = ReproduceRun(get_preset("cpu"), from_results=True, figures=tmp_path)
+    paths = refine_profiles.build(run)
+    md = (tmp_path / "refine_profiles" / "refine_profiles_cpu.md").read_text()
+    assert "published 90 % of the training split, corrected 100 %" in md
+    assert "b = 10, 20 cycles" in md and "+0.0133" in md
+    csv = pd.read_csv(tmp_path / "refine_profiles" / "refine_profiles_cpu.csv")
+    assert list(csv.profile) == ["published", "corrected"]
+    assert csv["diff diff"].iloc[0] == pytest.approx(0.04 / 3)
+    assert "paired difference published − corrected: +0.0133" in capsys.readouterr().out
+    assert raw in paths
