@@ -146,3 +146,15 @@ def test_refine_profiles_build_writes_the_table_from_saved_results(tmp_path, cap
     assert csv["diff diff"].iloc[0] == pytest.approx(0.04 / 3)
     assert "paired difference published − corrected: +0.0133" in capsys.readouterr().out
     assert raw in paths
+
+
+def test_all_leaves_out_the_on_demand_artefacts(monkeypatch):
+    import reproduce.__main__ as cli
+
+    seen = {}
+    monkeypatch.setattr(cli, "run_artefacts", lambda run, names, builders: seen.update(n=names))
+    cli.main(["all", "--preset", "cpu", "--device", "cpu"])
+    assert "refine_profiles" not in seen["n"] and "divergences" in seen["n"]
+    assert len(seen["n"]) == len(cli.ARTEFACTS) - len(cli.ON_DEMAND)
+    cli.main(["refine_profiles", "--preset", "cpu", "--device", "cpu"])
+    assert seen["n"] == ["refine_profiles"]
