@@ -111,3 +111,19 @@ def test_unknown_profile_is_refused_in_one_line(project):
     assert "--profile" in lines[0] and "'paper'" in lines[0]
     assert "allowed values: corrected, published" in lines[0]
     assert snapshot(root) == before
+
+
+def test_the_profile_reaches_the_cold_start_strategy(project):
+    """With no labels Refine hands over to MaxHerding, which then runs with the profile's gain."""
+    root = project.root
+
+    def dry(gain: str) -> list[str]:
+        req = SelectRequest(batch_size=8, strategy="maxherding", strategy_params={"gain": gain})
+        return Project.open(root).select(req, dry_run=True)["selected"]
+
+    published, paper = dry("published"), dry("paper")
+    assert published != paper
+    ok("select", root, "-n", 8, "--cold-start", "maxherding", "--profile", "published", "-q")
+    rec = round_file(root, 1)
+    assert rec["cold_start"] and rec["used_strategy"] == "maxherding"
+    assert rec["selected"] == published
