@@ -217,7 +217,9 @@ def run(
                 f"  {spec.strategy:>18s}  seed {spec.seed:>3d}  AULC {df.accuracy.mean():.4f}  "
                 f"final acc {df.accuracy.iloc[-1]:.4f}"
             )
-    console.print(f"results written to {out}/  ·  summarise with: refine report {out}")
+    console.print(
+        f"results written to {out}/  ·  summarise with: refine report {out}", soft_wrap=True
+    )
 
 
 def _run_device(device: str, quiet: bool) -> str:
