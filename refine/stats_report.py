@@ -224,10 +224,15 @@ def stats_report(
         p = out / "cd_ranks.csv"
         ranks.to_csv(p)
         written += [p, plot_cd_diagram(ft, out / "cd_diagram.png", metric=metric)]
+        iman = (
+            f"Iman–Davenport F = {ft.iman_davenport_f:.2f}, p = {ft.p_f:.3g}"
+            if np.isfinite(ft.iman_davenport_f)
+            else "Iman–Davenport F unbounded: every block ranks the strategies alike"
+        )
         console.print(
             f"Friedman over {ft.n_blocks} (setting, seed) blocks: χ² = {ft.chi2:.2f}, "
-            f"p = {ft.p_chi2:.3g} (Iman–Davenport F = {ft.iman_davenport_f:.2f}, "
-            f"p = {ft.p_f:.3g}); Nemenyi CD = {ft.critical_difference:.2f} at α = {ft.alpha:g}; "
+            f"p = {ft.p_chi2:.3g} ({iman}); Nemenyi CD = {ft.critical_difference:.2f} at "
+            f"α = {ft.alpha:g}; "
             "ranks: " + ", ".join(f"{n} {r:.2f}" for n, r in ft.ranks.sort_values().items())
         )
     return written

@@ -137,3 +137,22 @@ def test_stats_plots_refuse_an_unknown_metric(tmp_path):
     with pytest.raises(ConfigError, match="metric"):
         plot_penalty_matrix(pen, 1, tmp_path / "p.png", metric="f1")
     assert not (tmp_path / "p.png").exists()
+
+
+def test_friedman_line_when_every_block_ranks_alike(tmp_path):
+    """χ² at its maximum N(k−1) leaves Iman–Davenport's F without a finite value: say so."""
+    from rich.console import Console
+
+    from refine.stats_report import stats_report
+
+    rows = [
+        dict(dataset="d", backbone="raw", strategy=name, seed=seed, cycle=c, accuracy=acc + c / 100)
+        for name, acc in (("a", 0.9), ("b", 0.8), ("c", 0.7))
+        for seed in (1, 2, 3)
+        for c in range(3)
+    ]
+    con = Console(record=True, width=200)
+    stats_report(pd.DataFrame(rows), tmp_path, con, baseline="c", n_boot=200)
+    text = con.export_text()
+    assert "χ² = 6.00" in text  # N(k − 1) = 3 · 2
+    assert "Iman–Davenport F unbounded" in text and "F = inf" not in text
