@@ -85,6 +85,8 @@ _LAZY_BATCH_COMPUTED = 64
 _CACHE_ROWS = 128
 #: Rows per GEMM when a kept kernel is built (large enough for BLAS threads to pay off).
 _GRAM_ROWS = 1024
+#: Side of the tiles in which the upper triangle of the Gram matrix is mirrored.
+_MIRROR_TILE = 256
 
 
 def check_gamma(gamma: object, allow_auto: bool = False) -> float | str:
@@ -247,8 +249,12 @@ class RBFKernel:
         for s in range(0, n, _GRAM_ROWS):
             e = min(n, s + _GRAM_ROWS)
             np.matmul(F[s:e], F[s:].T, out=K[s:e, s:])
-            if s:  # the columns left of the diagonal block: rows s:e of the upper blocks above
-                K[s:e, :s] = K[:s, s:e].T
+        # mirror tile by tile (a strided copy of whole strips leaves the cache at every row)
+        for s in range(0, n, _MIRROR_TILE):
+            for t in range(s + _MIRROR_TILE, n, _MIRROR_TILE):
+                K[t : t + _MIRROR_TILE, s : s + _MIRROR_TILE] = K[
+                    s : s + _MIRROR_TILE, t : t + _MIRROR_TILE
+                ].T
         for s in range(0, n, _CACHE_ROWS):
             e = min(n, s + _CACHE_ROWS)
             blk = K[s:e]

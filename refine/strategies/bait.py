@@ -132,9 +132,9 @@ def fisher_matrix(H: np.ndarray, R: np.ndarray, weights: np.ndarray, max_rows: i
     if Kp == 1:
         # Σ_j w_j h_j h_jᵀ with w_j >= 0: a symmetric rank-n update (BLAS syrk, half a GEMM).
         G = H * np.sqrt(weights * R[:, 0, 0] ** 2)[:, None]
-        # G.T is Fortran-ordered (no copy by the wrapper); syrk with trans=0 gives G.T @ G.
-        out = scipy.linalg.blas.dsyrk(1.0, G.T, trans=0, lower=0)
-        return np.triu(out) + np.triu(out, 1).T
+        # numpy runs ``G.T @ G`` as BLAS syrk and mirrors the triangle itself (the same upper
+        # triangle as scipy's dsyrk, bit for bit, measured faster than dsyrk + np.triu here)
+        return G.T @ G
     out = np.zeros((Kp * D, Kp * D))
     for s in range(0, n, max_rows):
         h = H[s : s + max_rows]
@@ -269,19 +269,18 @@ class FisherGreedy:
         E = Y.T @ FY
         E = (E + E.T) / 2
         if self.binary:
-            # k = K' = 1 (the binary approximation): scalar Sherman–Morrison updates; one
-            # product of the candidates' features with [y, z] is the whole O(N·D) cost of a step
-            # (one pass over the features instead of two matrix-vector products).
+            # k = K' = 1 (the binary approximation): scalar Sherman–Morrison updates; two
+            # matrix-vector products over the candidates are the whole O(N·D) cost of a step
+            # (measured: faster than one product with the two columns side by side, which
+            # OpenBLAS runs as a GEMM with N = 2).
             H = self.H[rows]
             r = self.R[rows, 0, 0] * math.sqrt(self.rho)
-            yz = H @ np.column_stack((Y[:, 0], Z[:, 0]))
-            a = r * yz[:, 0]
-            z = r * yz[:, 1]
+            a = r * (H @ Y[:, 0])
+            z = r * (H @ Z[:, 0])
             c, e = C[0, 0], E[0, 0]
             self.S[rows, 0, 0] -= c * a * a
             self.T[rows, 0, 0] += (c * c * e) * (a * a) - (2.0 * c) * (z * a)
-            # M⁻¹ −= c·y yᵀ in place (BLAS ger on the symmetric matrix; no D×D temporary)
-            scipy.linalg.blas.dger(-c, Y[:, 0], Y[:, 0], a=self.Minv.T, overwrite_a=True)
+            self.Minv -= (Y @ C) @ Y.T
             return
         both = embed_products(self.H[rows], self.R[rows], np.hstack([Y, Z]), self.rho)
         a, z = both[:, :, : self.k], both[:, :, self.k :]
