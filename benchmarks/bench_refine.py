@@ -43,7 +43,7 @@ from refine.head import HeadTrainer
 from refine.strategies import make_strategy
 
 #: N, K, b. "small" is a quick check of the plumbing (e.g. of --vs-authors), not a paper scale.
-SCALES = {"cifar10": (50_000, 10, 10), "tiny": (100_000, 200, 200), "small": (5_000, 10, 10)}
+SCALES = {"cifar10": (50_000, 10, 10), "tiny": (100_000, 200, 200), "small": (1_000, 10, 10)}
 
 
 def problem(scale: str):

@@ -53,7 +53,12 @@ import numpy as np
 import scipy.linalg
 
 from refine.errors import ConfigError, check_memory_budget, check_positive_int, unknown_choice
-from refine.strategies._subsample import capped, check_max_candidates
+from refine.strategies._large_pool import (
+    LARGE_POOL,
+    POOL_SAMPLE,
+    check_large_pool,
+    large_pool_subsample,
+)
 from refine.strategies.base import Selection, Strategy
 from refine.strategies.registry import register_strategy
 
@@ -375,11 +380,13 @@ class Bait(Strategy):
     memory_budget_mb : float, default=512
         Upper bound for the (KD)² matrices of the ``"cross_entropy"`` variant (a ConfigError
         names the need when exceeded) and for the chunks of the initial scores.
-    max_candidates : int or None, default=20000
-        Above this many candidates, a uniform random subsample of this size is scored (the
-        published ``subset_size`` semantics, :mod:`refine.strategies._subsample`; the trace
-        records it): every greedy step reads all candidates' features, ``oversampling·b`` times.
-        None = always all candidates.
+    large_pool : int or None, default=100000
+        Above this many candidates, score a uniform random subsample of ``pool_sample`` of them
+        (the published subsample semantics, :mod:`refine.strategies._large_pool`; recorded in
+        ``trace_["large_pool"]``): every greedy step reads all candidates' features,
+        ``oversampling·b`` times. None = always all candidates.
+    pool_sample : int, default=10000
+        Size of that subsample (at most ``large_pool``; raised to b when smaller).
 
     Notes
     -----
@@ -413,7 +420,8 @@ class Bait(Strategy):
         fisher_scaling: str = "mean",
         fisher_batch_size: int = 32,
         memory_budget_mb: float = 512.0,
-        max_candidates: int | None = 20000,
+        large_pool: int | None = LARGE_POOL,
+        pool_sample: int = POOL_SAMPLE,
     ):
         self.lmb = lmb
         self.grad_likelihood = grad_likelihood
@@ -423,7 +431,8 @@ class Bait(Strategy):
         self.fisher_scaling = fisher_scaling
         self.fisher_batch_size = fisher_batch_size
         self.memory_budget_mb = memory_budget_mb
-        self.max_candidates = max_candidates
+        self.large_pool = large_pool
+        self.pool_sample = pool_sample
 
     # ------------------------------------------------------------------ validation
     def check_params(self) -> None:
@@ -444,7 +453,7 @@ class Bait(Strategy):
         positive_number("lmb", self.lmb, 0.0, True)
         positive_number("oversampling", self.oversampling, 1.0, False)
         check_memory_budget(self.memory_budget_mb)
-        check_max_candidates(self.max_candidates)
+        check_large_pool(self.large_pool, self.pool_sample)
         if self.grad_likelihood not in GRAD_LIKELIHOODS:
             raise unknown_choice("grad_likelihood", self.grad_likelihood, GRAD_LIKELIHOODS)
         if self.fisher_scaling not in FISHER_SCALINGS:
@@ -567,7 +576,9 @@ class Bait(Strategy):
     # ------------------------------------------------------------------ selection
     def _select(self, ctx, candidates, batch_size, rng):
         self._validate_params(ctx.n_classes, ctx.n_features)
-        candidates, note = capped(candidates, self.max_candidates, batch_size, rng)
+        candidates, note = large_pool_subsample(
+            candidates, self.large_pool, max(self.pool_sample, batch_size), rng
+        )
         engine = self._engine(ctx, candidates, batch_size)
         n_forward = min(candidates.size, max(batch_size, int(self.oversampling * batch_size)))
         return Selection(candidates[engine.run(batch_size, n_forward)], note)

@@ -5,12 +5,13 @@ from __future__ import annotations
 from refine.errors import check_memory_budget
 from refine.strategies._herding import (
     GAINS,
+    HERDING_LARGE_POOL,
     check_choice,
     check_gamma,
     herding_greedy,
     labeled_coverage,
 )
-from refine.strategies._subsample import capped, check_max_candidates
+from refine.strategies._large_pool import POOL_SAMPLE, check_large_pool, large_pool_subsample
 from refine.strategies.base import Selection, Strategy
 from refine.strategies.registry import register_strategy
 
@@ -53,10 +54,14 @@ class MaxHerding(Strategy):
         Greedy score: the papers' coverage gain, or the published code's transposed score.
     memory_budget_mb : float, default=512
         Bound on the memory of the kernel and of each block of kernel rows.
-    max_candidates : int or None, default=20000
-        Above this many candidates, a uniform random subsample of this size is scored and
-        covered (the published ``subset_size`` semantics, :mod:`refine.strategies._subsample`;
-        the trace records it); None = always all candidates (cost grows as n²).
+    large_pool : int or None, default=20000
+        Above this many candidates, score and cover a uniform random subsample of
+        ``pool_sample`` of them (the published subsample semantics,
+        :mod:`refine.strategies._large_pool`; recorded in ``trace_["large_pool"]``): the kernel
+        is n × n, so the cost grows as n². None = always all candidates.
+    pool_sample : int, default=10000
+        Size of that subsample (at most ``large_pool``; raised to b when smaller). 10 000
+        candidates keep the whole kernel within the default memory budget.
 
     References
     ----------
@@ -75,23 +80,27 @@ class MaxHerding(Strategy):
         gamma: float = 1.0,
         gain: str = "paper",
         memory_budget_mb: float = 512.0,
-        max_candidates: int | None = 20000,
+        large_pool: int | None = HERDING_LARGE_POOL,
+        pool_sample: int = POOL_SAMPLE,
     ):
         self.gamma = gamma
         self.gain = gain
         self.memory_budget_mb = memory_budget_mb
-        self.max_candidates = max_candidates
+        self.large_pool = large_pool
+        self.pool_sample = pool_sample
 
     def _validate_params(self) -> None:
         check_gamma(self.gamma)
         check_choice("gain", self.gain, GAINS)
         check_memory_budget(self.memory_budget_mb)
-        check_max_candidates(self.max_candidates)
+        check_large_pool(self.large_pool, self.pool_sample)
 
     def _select(self, ctx, candidates, batch_size, rng):
         self._validate_params()
         gamma, gain, budget = float(self.gamma), self.gain, float(self.memory_budget_mb)
-        candidates, note = capped(candidates, self.max_candidates, batch_size, rng)
+        candidates, note = large_pool_subsample(
+            candidates, self.large_pool, max(self.pool_sample, batch_size), rng
+        )
         F = ctx.normalized_features(candidates)
         m0 = labeled_coverage(F, ctx.normalized_features(ctx.labeled), gamma, budget)
         picks = herding_greedy(

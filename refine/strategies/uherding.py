@@ -17,13 +17,14 @@ from refine.errors import ConfigError, check_fraction, check_memory_budget, chec
 from refine.head import softmax
 from refine.strategies._herding import (
     GAINS,
+    HERDING_LARGE_POOL,
     check_choice,
     check_gamma,
     herding_greedy,
     labeled_coverage,
     min_pairwise_distance,
 )
-from refine.strategies._subsample import capped, check_max_candidates
+from refine.strategies._large_pool import POOL_SAMPLE, check_large_pool, large_pool_subsample
 from refine.strategies.base import Selection, Strategy
 from refine.strategies.registry import register_strategy
 
@@ -215,10 +216,14 @@ class UHerding(Strategy):
         ``published`` profile (:mod:`refine.profiles`) sets it for Refine's final step.
     memory_budget_mb : float, default=512
         Bound on the memory of the kernel and of each block of kernel rows.
-    max_candidates : int or None, default=20000
-        Above this many candidates, a uniform random subsample of this size is scored and
-        covered (the published ``subset_size`` semantics, :mod:`refine.strategies._subsample`;
-        the trace records it); None = always all candidates (cost grows as n²).
+    large_pool : int or None, default=20000
+        Above this many candidates, score and cover a uniform random subsample of
+        ``pool_sample`` of them (the published subsample semantics,
+        :mod:`refine.strategies._large_pool`; recorded in ``trace_["large_pool"]``): the kernel
+        is n × n, so the cost grows as n². None = always all candidates.
+    pool_sample : int, default=10000
+        Size of that subsample (at most ``large_pool``; raised to b when smaller). 10 000
+        candidates keep the whole kernel within the default memory budget.
 
     References
     ----------
@@ -249,7 +254,8 @@ class UHerding(Strategy):
         zero_distances: str = "fallback",
         memory_budget_mb: float = 512.0,
         temperature_scope: str = "shared",
-        max_candidates: int | None = 20000,
+        large_pool: int | None = HERDING_LARGE_POOL,
+        pool_sample: int = POOL_SAMPLE,
     ):
         self.gain = gain
         self.uncertainty = uncertainty
@@ -263,7 +269,8 @@ class UHerding(Strategy):
         self.zero_distances = zero_distances
         self.memory_budget_mb = memory_budget_mb
         self.temperature_scope = temperature_scope
-        self.max_candidates = max_candidates
+        self.large_pool = large_pool
+        self.pool_sample = pool_sample
 
     # ------------------------------------------------------------------ parameters
     def _validate_params(self) -> dict:
@@ -275,7 +282,7 @@ class UHerding(Strategy):
             "scope": check_choice("temperature_scope", self.temperature_scope, TEMPERATURE_SCOPES),
             "gamma": check_gamma(self.gamma, allow_auto=True),
             "budget": check_memory_budget(self.memory_budget_mb),
-            "max_candidates": check_max_candidates(self.max_candidates),
+            "large_pool": check_large_pool(self.large_pool, self.pool_sample),
             "val_fraction": check_fraction("val_fraction", self.val_fraction, high_closed=False),
             "ece_bins": check_positive_int("ece_bins", self.ece_bins),
             "min_labeled": check_positive_int(
@@ -362,7 +369,8 @@ class UHerding(Strategy):
     # ------------------------------------------------------------------ selection
     def _select(self, ctx, candidates, batch_size, rng):
         p = self._validate_params()
-        candidates, note = capped(candidates, p["max_candidates"], batch_size, rng)
+        limit, sample = p["large_pool"]
+        candidates, note = large_pool_subsample(candidates, limit, max(sample, batch_size), rng)
         u = self.pool_uncertainty(ctx, p)[candidates]
         if not (u > 0).any():
             u = np.ones_like(u)

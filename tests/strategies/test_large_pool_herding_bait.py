@@ -1,4 +1,4 @@
-"""``max_candidates`` of MaxHerding, UHerding and BAIT: the published subsample made explicit."""
+"""``large_pool`` / ``pool_sample`` of MaxHerding, UHerding and BAIT (the published subsample)."""
 
 from __future__ import annotations
 
@@ -21,17 +21,18 @@ def problem():
 def test_above_the_cap_the_strategy_scores_the_documented_subsample(problem, name):
     ctx, cand = problem
     cap, b = 60, 5
-    capped = make_strategy(name, max_candidates=cap)
+    capped = make_strategy(name, large_pool=100, pool_sample=cap)
     sel = capped.select_with_trace(ctx, cand, b, np.random.default_rng(9))
-    assert sel.trace["subsampled"] == {"from": cand.size, "to": cap}
+    rec = sel.trace["large_pool"]
+    assert (rec["n"], rec["threshold"], rec["sample"]) == (cand.size, 100, cap)
     # the same call written out: the sorted uniform subsample from the call's generator, then
     # the uncapped strategy on it with the generator's remaining stream
     rng = np.random.default_rng(9)
     sub = np.sort(rng.choice(cand, size=cap, replace=False))
-    expect = make_strategy(name, max_candidates=None).select(ctx, sub, b, rng)
+    expect = make_strategy(name, large_pool=None).select(ctx, sub, b, rng)
     np.testing.assert_array_equal(sel.indices, expect)
     assert np.isin(sel.indices, sub).all() and np.unique(sel.indices).size == b
-    again = make_strategy(name, max_candidates=cap).select(ctx, cand, b, np.random.default_rng(9))
+    again = capped.select(ctx, cand, b, np.random.default_rng(9))
     np.testing.assert_array_equal(again, sel.indices)
 
 
@@ -39,23 +40,33 @@ def test_above_the_cap_the_strategy_scores_the_documented_subsample(problem, nam
 def test_at_or_below_the_cap_nothing_changes_and_no_draw_is_made(problem, name):
     ctx, cand = problem
     rng_a, rng_b = np.random.default_rng(4), np.random.default_rng(4)
-    a = make_strategy(name, max_candidates=cand.size).select_with_trace(ctx, cand, 5, rng_a)
-    b = make_strategy(name, max_candidates=None).select_with_trace(ctx, cand, 5, rng_b)
+    at = make_strategy(name, large_pool=cand.size, pool_sample=10)
+    a = at.select_with_trace(ctx, cand, 5, rng_a)
+    b = make_strategy(name, large_pool=None).select_with_trace(ctx, cand, 5, rng_b)
     np.testing.assert_array_equal(a.indices, b.indices)
-    assert "subsampled" not in a.trace
+    assert "large_pool" not in a.trace
     assert rng_a.bit_generator.state == rng_b.bit_generator.state
 
 
 @pytest.mark.parametrize("name", CAPPED)
-@pytest.mark.parametrize("bad", [0, -3, 2.5, "many"])
-def test_bad_cap_is_refused_naming_the_parameter(name, bad):
-    with pytest.raises(ConfigError, match="max_candidates"):
-        make_strategy(name, max_candidates=bad).check_params()
+@pytest.mark.parametrize(
+    ("params", "match"),
+    [
+        ({"large_pool": 0}, "large_pool"),
+        ({"large_pool": 2.5}, "large_pool"),
+        ({"large_pool": "many"}, "large_pool"),
+        ({"pool_sample": -3}, "pool_sample"),
+        ({"large_pool": 50, "pool_sample": 60}, "must not exceed"),
+    ],
+)
+def test_bad_large_pool_parameters_are_refused_naming_them(name, params, match):
+    with pytest.raises(ConfigError, match=match):
+        make_strategy(name, **params).check_params()
 
 
-def test_a_cap_below_the_batch_size_keeps_the_batch_size(problem):
+def test_a_sample_below_the_batch_size_keeps_the_batch_size(problem):
     ctx, cand = problem
-    sel = make_strategy("maxherding", max_candidates=3).select_with_trace(
+    sel = make_strategy("maxherding", large_pool=100, pool_sample=3).select_with_trace(
         ctx, cand, 8, np.random.default_rng(0)
     )
-    assert sel.indices.size == 8 and sel.trace["subsampled"]["to"] == 8
+    assert sel.indices.size == 8 and sel.trace["large_pool"]["sample"] == 8
