@@ -35,9 +35,12 @@ from sklearn.cluster import MiniBatchKMeans
 from sklearn.exceptions import ConvergenceWarning
 
 from refine.strategies._clustering import _ZERO_D2, _one_openmp_thread, seed_int
+from refine.strategies.badge import gradient_factors
 from refine.strategies._torch_common import (
     as_device,
     index_tensor,
+    min_sq_distances,
+    pool_rows,
     sq_norms,
     to_numpy,
     to_tensor,
@@ -321,8 +324,52 @@ def k_center_greedy(
     return chosen
 
 
+# ---------------------------------------------------------------------- strategy entry points
+def kmeans_of(
+    ctx, rows: np.ndarray, k: int, rng: np.random.Generator, *, normalized: bool, minibatch: bool
+) -> tuple[torch.Tensor, np.ndarray]:
+    """k-means of pool ``rows`` on ``ctx.kernel_device``: the rows' features and the labels."""
+    F = pool_rows(ctx, rows, normalized=normalized)
+    _, labels = _kmeans(F, k, rng, minibatch)
+    return F, to_numpy(labels)
+
+
+def nearest_centres_of(ctx, rows: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+    """:func:`nearest_to_centres` of the normalised features of pool ``rows`` (ALFA-Mix,
+    DropQuery), on ``ctx.kernel_device``; positions among ``rows``."""
+    return nearest_to_centres(pool_rows(ctx, rows, normalized=True), k, rng, ctx.kernel_device)
+
+
+def badge_select(ctx, candidates: np.ndarray, batch_size: int, rng) -> np.ndarray:
+    """BADGE's selection on ``ctx.kernel_device`` (positions among ``candidates``)."""
+    dev = as_device(ctx.kernel_device)
+    # the class factor q = e_ŷ − p only (n × K, small); the features come from the device copy
+    Q, _ = gradient_factors(ctx.probas(candidates), np.empty((len(candidates), 0)))
+    H = pool_rows(ctx, candidates).to(torch.float64)
+    return badge_seeding(Q, H, batch_size, rng, dev)
+
+
+def coreset_select(ctx, candidates: np.ndarray, batch_size: int, rng, budget: float) -> np.ndarray:
+    """Coreset's greedy k-center on ``ctx.kernel_device`` (positions among ``candidates``)."""
+    dev = as_device(ctx.kernel_device)
+    X = pool_rows(ctx, candidates).to(torch.float64)
+    x_sq = sq_norms(X)
+    if ctx.n_labeled:
+        XL = pool_rows(ctx, ctx.labeled).to(torch.float64)
+        d2 = min_sq_distances(X, XL, x_sq, budget, dev, torch.float64)
+        first = None
+    else:
+        d2 = torch.full((X.shape[0],), math.inf, dtype=torch.float64, device=dev)
+        first = int(rng.integers(X.shape[0]))
+    return k_center_greedy(X, batch_size, d2, first=first, x_sq=x_sq, device=dev)
+
+
 __all__ = [
     "badge_seeding",
+    "badge_select",
+    "coreset_select",
+    "kmeans_of",
+    "nearest_centres_of",
     "index_tensor",
     "k_center_greedy",
     "kmeans",
