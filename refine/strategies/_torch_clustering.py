@@ -35,7 +35,6 @@ from sklearn.cluster import MiniBatchKMeans
 from sklearn.exceptions import ConvergenceWarning
 
 from refine.strategies._clustering import _ZERO_D2, _one_openmp_thread, seed_int
-from refine.strategies.badge import gradient_factors
 from refine.strategies._torch_common import (
     as_device,
     index_tensor,
@@ -45,6 +44,7 @@ from refine.strategies._torch_common import (
     to_numpy,
     to_tensor,
 )
+from refine.strategies.badge import gradient_factors
 
 #: Rows per one-hot block of the centre sums (bounds the ``rows × k`` one-hot matrix).
 _ONEHOT_ROWS = 8192
