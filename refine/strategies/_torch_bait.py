@@ -16,7 +16,6 @@ import numpy as np
 import torch
 
 from refine.strategies._torch_common import as_device, pool_rows, to_numpy, to_tensor
-from refine.strategies.bait import row_weights
 
 _F64 = torch.float64
 
@@ -154,11 +153,13 @@ class TorchFisherGreedy:
         return kept
 
 
-def bait_select(strategy, ctx, candidates: np.ndarray, batch_size: int) -> np.ndarray:
+def bait_select(strategy, ctx, candidates: np.ndarray, batch_size: int, row_weights) -> np.ndarray:
     """:class:`~refine.strategies.bait.Bait`'s selection on ``ctx.kernel_device`` (positions).
 
     The candidates' features come from the context's device copy; ``F_L`` and ``M₀⁻¹`` are the
     strategy's memoised numpy arrays, moved to the device once per context and variant.
+    ``row_weights`` is :func:`refine.strategies.bait.row_weights` (passed in: this module does
+    not import the strategy's).
     """
     dev = as_device(ctx.kernel_device)
     strategy._validate_params(ctx.n_classes, ctx.n_features, len(candidates) + ctx.n_labeled)

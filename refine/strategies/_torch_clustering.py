@@ -44,7 +44,6 @@ from refine.strategies._torch_common import (
     to_numpy,
     to_tensor,
 )
-from refine.strategies.badge import gradient_factors
 
 #: Rows per one-hot block of the centre sums (bounds the ``rows × k`` one-hot matrix).
 _ONEHOT_ROWS = 8192
@@ -340,11 +339,13 @@ def nearest_centres_of(ctx, rows: np.ndarray, k: int, rng: np.random.Generator) 
     return nearest_to_centres(pool_rows(ctx, rows, normalized=True), k, rng, ctx.kernel_device)
 
 
-def badge_select(ctx, candidates: np.ndarray, batch_size: int, rng) -> np.ndarray:
-    """BADGE's selection on ``ctx.kernel_device`` (positions among ``candidates``)."""
+def badge_select(ctx, candidates: np.ndarray, Q: np.ndarray, batch_size: int, rng) -> np.ndarray:
+    """BADGE's selection on ``ctx.kernel_device`` (positions among ``candidates``).
+
+    ``Q`` is the class factor ``e_ŷ − p`` of the candidates (n × K, float64); the feature factor
+    is gathered from the context's device copy of the pool.
+    """
     dev = as_device(ctx.kernel_device)
-    # the class factor q = e_ŷ − p only (n × K, small); the features come from the device copy
-    Q, _ = gradient_factors(ctx.probas(candidates), np.empty((len(candidates), 0)))
     H = pool_rows(ctx, candidates).to(torch.float64)
     return badge_seeding(Q, H, batch_size, rng, dev)
 
