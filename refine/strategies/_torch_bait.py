@@ -96,16 +96,22 @@ class TorchFisherGreedy:
         if self.k == 1:
             return T[:, 0, 0] / (1.0 + sign * S[:, 0, 0])
         eye = torch.eye(self.k, dtype=_F64, device=self.dev)
-        X = torch.linalg.solve(eye + sign * S, T)
+        # solve_ex: no singularity check, so no read back from the device
+        X = torch.linalg.solve_ex(eye + sign * S, T)[0]
         return torch.diagonal(X, dim1=1, dim2=2).sum(dim=1)
 
-    def update(self, i: int, sign: float, rows: Any = slice(None)) -> None:
-        eye = torch.eye(self.k, dtype=_F64, device=self.dev)
+    def update(self, i: torch.Tensor, sign: float, rows: Any = slice(None)) -> None:
+        """Add / remove candidate ``i`` (a one-element index tensor); update ``rows``' S, T."""
         Vi = self._embedding(i)
         Y = self.Minv @ Vi.T
-        inner = eye + sign * (Vi @ Y)
-        C = sign * torch.linalg.solve(inner, eye)
-        C = (C + C.T) / 2
+        inner = sign * (Vi @ Y)
+        inner.diagonal().add_(1.0)
+        if self.k == 1:
+            C = sign / inner  # the 1×1 solve, exactly
+        else:
+            eye = torch.eye(self.k, dtype=_F64, device=self.dev)
+            C = sign * torch.linalg.solve_ex(inner, eye)[0]
+            C = (C + C.T) / 2
         FY = self.F @ Y
         Z = self.Minv @ FY
         E = Y.T @ FY
@@ -113,8 +119,9 @@ class TorchFisherGreedy:
         if tuple(self.R.shape[1:]) == (1, 1):
             H = self.H[rows]
             r = self.R[rows, 0, 0] * math.sqrt(self.rho)
-            a = r * (H @ Y[:, 0])
-            z = r * (H @ Z[:, 0])
+            az = H @ torch.hstack([Y, Z])  # both matrix-vector products in one GEMM
+            a = r * az[:, 0]
+            z = r * az[:, 1]
             c, e = C[0, 0], E[0, 0]
             self.S[rows, 0, 0] -= c * a * a
             self.T[rows, 0, 0] += (c * c * e) * (a * a) - (2.0 * c) * (z * a)
@@ -127,30 +134,35 @@ class TorchFisherGreedy:
             self.T[rows] += aC @ E @ aC.transpose(1, 2) - cross - cross.transpose(1, 2)
         self.Minv -= (Y @ C) @ Y.T
 
-    def _embedding(self, i: int) -> torch.Tensor:
-        R, h = self.R[i], self.H[i]
+    def _embedding(self, i: torch.Tensor) -> torch.Tensor:
+        R, h = self.R[i][0], self.H[i][0]
         return math.sqrt(self.rho) * (R[:, :, None] * h[None, None, :]).reshape(R.shape[0], -1)
 
     def run(self, batch_size: int, n_forward: int) -> np.ndarray:
+        """Forward ``n_forward`` additions, then backward removals down to ``batch_size``.
+
+        Nothing is read back from the device until the end: the picks stay index tensors, and
+        the backward pass masks removed points (their S and T rows are updated but never read).
+        """
         n = self.H.shape[0]
-        selected: list[int] = []
         taken = torch.zeros(n, dtype=torch.bool, device=self.dev)
+        selected = []
         for step in range(n_forward):
             sc = self.scores(+1.0).masked_fill(taken, -math.inf)
-            i = int(torch.argmax(sc))
+            i = torch.argmax(sc).view(1)  # first maximum: ties broken by candidate order
             selected.append(i)
             taken[i] = True
             if step + 1 < n_forward or n_forward > batch_size:
                 self.update(i, +1.0)
-        kept = np.array(selected, dtype=np.int64)
-        while kept.size > batch_size:
-            kept_t = torch.as_tensor(kept, device=self.dev)
-            j = int(torch.argmin(self.scores(-1.0, kept_t)))
-            i = int(kept[j])
-            kept = np.delete(kept, j)
-            if kept.size > batch_size:
-                self.update(i, -1.0, torch.as_tensor(kept, device=self.dev))
-        return kept
+        kept = torch.cat(selected)
+        alive = torch.ones(n_forward, dtype=torch.bool, device=self.dev)
+        for n_alive in range(n_forward, batch_size, -1):
+            sc = self.scores(-1.0, kept).masked_fill(~alive, math.inf)
+            j = torch.argmin(sc).view(1)  # first minimum among the remaining, in added order
+            alive[j] = False
+            if n_alive - 1 > batch_size:
+                self.update(kept[j], -1.0, kept)
+        return to_numpy(kept)[to_numpy(alive)]
 
 
 def bait_select(strategy, ctx, candidates: np.ndarray, batch_size: int, row_weights) -> np.ndarray:

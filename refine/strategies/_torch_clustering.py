@@ -85,19 +85,20 @@ def _kmeans_plusplus(X: torch.Tensor, k: int, rng: np.random.Generator) -> torch
     potential = float(closest.sum(dtype=torch.float64))
     while len(seeds) < k and potential > 0.0:
         cum = torch.cumsum(closest, dim=0, dtype=torch.float64)
-        total = float(cum[-1])
-        draws = torch.as_tensor(rng.random(n_trials) * total, device=dev)
+        # the numpy path's draws, scaled on the device (the same float64 product)
+        draws = torch.as_tensor(rng.random(n_trials), device=dev) * cum[-1]
         trials = torch.searchsorted(cum, draws).clamp_(max=n - 1)
         cand_d2 = torch.minimum(closest[None, :], sq_dist_to(trials))
         pots = cand_d2.sum(dim=1, dtype=torch.float64)
         # a draw of exactly 0 can land on a covered point (D² = 0): never take it as a seed
         pots.masked_fill_(closest[trials] <= 0.0, math.inf)
-        best = int(torch.argmin(pots))
-        if not math.isfinite(float(pots[best])):
+        best = torch.argmin(pots)
+        pot, seed = torch.stack([pots[best], trials[best].to(torch.float64)]).tolist()
+        if not math.isfinite(pot):
             continue
-        seeds.append(int(trials[best]))
+        seeds.append(int(seed))
         closest = cand_d2[best]
-        potential = float(pots[best])
+        potential = pot
     return torch.tensor(seeds, dtype=torch.int64, device=dev)
 
 
@@ -141,10 +142,20 @@ def lloyd(
         labels = _assign(Xc, centres)
         counts = torch.bincount(labels, minlength=k).to(X.dtype)
         sums = _cluster_sums(Xc, labels, k)
-        empty = torch.nonzero(counts == 0).flatten()
-        if empty.numel():
+        new_centres = sums / counts.clamp(min=1.0)[:, None]
+        shift = (torch.linalg.vector_norm(centres - new_centres, dim=1) ** 2).sum()
+        # one read from the device per iteration: empty clusters, centre shift, label change
+        n_empty, shift_tot, same = torch.stack(
+            [
+                (counts == 0).sum().to(shift.dtype),
+                shift,
+                (labels == labels_old).all().to(shift.dtype),
+            ]
+        ).tolist()
+        if n_empty:  # rare: redo the update with scikit-learn's relocation
             dist = ((Xc - centres[labels]) ** 2).sum(dim=1)
             if float(dist.max()) > 0.0:
+                empty = torch.nonzero(counts == 0).flatten()
                 far = torch.topk(dist, empty.numel()).indices
                 for new, f in zip(empty.tolist(), far.tolist(), strict=True):
                     old = int(labels[f])
@@ -152,10 +163,13 @@ def lloyd(
                     sums[new] = Xc[f]
                     counts[new] = 1.0
                     counts[old] -= 1.0
-        new_centres = torch.where(counts[:, None] > 0, sums / counts.clamp(min=1.0)[:, None], sums)
-        shift_tot = float((torch.linalg.vector_norm(centres - new_centres, dim=1) ** 2).sum())
+            # clusters still empty (duplicates only) keep a zero sum: the centre lands on the mean
+            new_centres = torch.where(
+                counts[:, None] > 0, sums / counts.clamp(min=1.0)[:, None], sums
+            )
+            shift_tot = float((torch.linalg.vector_norm(centres - new_centres, dim=1) ** 2).sum())
         centres = new_centres
-        if torch.equal(labels, labels_old):
+        if same:
             strict = True
             break
         if shift_tot <= tol_abs:
@@ -264,36 +278,40 @@ def badge_seeding(
     n = Q.shape[0]
     g_sq = sq_norms(Q) * sq_norms(H)
 
-    def dist(c: int) -> torch.Tensor:
+    def dist(c: torch.Tensor) -> torch.Tensor:  # c: a one-element index tensor
         scale = g_sq + g_sq[c]
-        d2 = (Q @ Q[c]) * (H @ H[c])
+        d2 = (Q @ Q[c][0]) * (H @ H[c][0])
         d2.mul_(-2.0).add_(scale)
         d2.masked_fill_(d2 <= _BADGE_ROUNDOFF * scale, 0.0)
         return d2
 
-    chosen = np.empty(n_centers, dtype=np.int64)
-    is_chosen = np.zeros(n, dtype=bool)
-    c = int(torch.argmax(g_sq))
-    chosen[0] = c
+    pos = torch.arange(n, device=dev)
+    is_chosen = torch.zeros(n, dtype=torch.bool, device=dev)
+    c = torch.argmax(g_sq).view(1)
+    chosen = [c]
     is_chosen[c] = True
     d2 = dist(c)
     d2[c] = 0.0
     for step in range(1, n_centers):
         cum = torch.cumsum(d2, dim=0)
-        total = float(cum[-1])
+        total = float(cum[-1])  # the one read per step: it decides which draw the rng makes
         if total > 0:
             draw = torch.tensor([rng.random() * total], dtype=torch.float64, device=dev)
-            c = min(int(torch.searchsorted(cum, draw, right=True)[0]), n - 1)
-            if float(d2[c]) <= 0:  # guards float round-off at the right end
-                c = int(torch.nonzero(d2 > 0).flatten()[-1])
+            # side="right" never lands on a zero-width (D² = 0) entry; the last positive entry
+            # guards float round-off at the right end (as the numpy path), without a read
+            c = torch.searchsorted(cum, draw, right=True).clamp_(max=n - 1)
+            last = torch.where(d2 > 0, pos, -1).max().view(1)
+            c = torch.where(d2[c] > 0, c, last)
         else:
-            c = int(rng.choice(np.flatnonzero(~is_chosen)))
-        chosen[step] = c
+            # [DAL] fallback: every D² is 0, sample uniformly among the unchosen points
+            unchosen = np.flatnonzero(~to_numpy(is_chosen))
+            c = torch.tensor([int(rng.choice(unchosen))], device=dev)
+        chosen.append(c)
         is_chosen[c] = True
         if step + 1 < n_centers:
             torch.minimum(d2, dist(c), out=d2)
             d2[c] = 0.0
-    return chosen
+    return to_numpy(torch.cat(chosen))
 
 
 # ---------------------------------------------------------------------- Coreset
@@ -310,17 +328,22 @@ def k_center_greedy(
     X = to_tensor(X, dev, torch.float64)
     d2 = to_tensor(d2, dev, torch.float64).clone()
     x_sq = sq_norms(X) if x_sq is None else to_tensor(x_sq, dev, torch.float64)
-    chosen = np.empty(batch_size, dtype=np.int64)
+    chosen = []
     for step in range(batch_size):
-        i = int(torch.argmax(d2)) if (step > 0 or first is None) else int(first)
-        chosen[step] = i
+        # argmax returns the first maximum: ties go to the lower position; nothing is read
+        # back from the device inside the loop
+        if step > 0 or first is None:
+            i = torch.argmax(d2).view(1)
+        else:
+            i = torch.tensor([int(first)], device=dev)
+        chosen.append(i)
         if step + 1 == batch_size:
             break
-        new = X @ X[i]
+        new = X @ X[i][0]
         new.mul_(-2.0).add_(x_sq).add_(x_sq[i])
         torch.minimum(d2, new, out=d2)
         d2[i] = -math.inf
-    return chosen
+    return to_numpy(torch.cat(chosen))
 
 
 # ---------------------------------------------------------------------- strategy entry points

@@ -173,20 +173,21 @@ def _lazy_topk(kernel, gains, m, batch_size, trace) -> list[int]:
         while True:
             masked = bound.masked_fill(taken, -math.inf)
             top_v, top_i = torch.topk(masked, B)
-            stale = top_i[~fresh[top_i]]
-            if stale.numel():
-                bound[stale] = gains(stale, m)
-                fresh[stale] = True
-            vals = bound[top_i]
+            # exact gains of the batch (stale entries re-evaluated, fresh ones kept as they are);
+            # no boolean indexing, so nothing waits for the device until the one read below
+            vals = torch.where(fresh[top_i], bound[top_i], gains(top_i, m))
+            bound[top_i] = vals
+            fresh[top_i] = True
             best = vals.max()
+            c_t = torch.where(vals == best, top_i, n).min()  # ties: the lower position
+            best_v, edge, c = torch.stack([best, top_v[-1], c_t.to(best.dtype)]).tolist()
             # the batch holds the argmax when its best exact gain beats every outside bound
-            if B == avail or bool(best > top_v[-1]):
+            if B == avail or best_v > edge:
                 break
             B = min(avail, 4 * B)
-        best_v = float(best)
         if best_v <= 0.0:
             break
-        c = int(top_i[vals == best].min())  # ties: the lower candidate position
+        c = int(c)
         picks.append(c)
         if trace is not None:
             trace.append((c, best_v))
