@@ -6,12 +6,12 @@ The same arithmetic as the numpy path, on the context's kernel device: float32 R
 it fits in 80 % of ``memory_budget_mb`` and otherwise recomputed by blocks of rows.
 
 The greedy is an exact lazy greedy adapted to an accelerator: instead of a heap popped one
-candidate at a time (host work per candidate), each step takes the ``B`` largest gain bounds
-(``torch.topk``), re-evaluates the stale ones among them in one batch of kernel rows, and accepts
-the best when its exact gain is strictly above every bound outside the batch (otherwise ``B``
-grows fourfold). Bounds are valid for the same reason as in the numpy lazy greedy (both gain
-forms only decrease as the coverage grows), so the pick is the exact argmax of the current
-gains, ties going to the lower candidate position. On pools without near-ties the picks are the
+candidate at a time (host work per candidate), each step evaluates the ``B`` largest gain bounds
+(``torch.topk``) exactly, then, in one batch, every stale candidate whose bound reaches the best
+of those, and takes the maximum of the exact gains. Bounds are valid for the same reason as in
+the numpy lazy greedy (both gain forms only decrease as the coverage grows), so the pick is the
+exact argmax of the current gains, ties going to the lower candidate position; a step reads from
+the device twice. On pools without near-ties the picks are the
 numpy path's (``tests/test_torch_path.py``).
 """
 
@@ -163,28 +163,32 @@ def _lazy_topk(kernel, gains, m, batch_size, trace) -> list[int]:
     n = kernel.n
     dev = kernel.device
     first_batch = _BATCH_STORED if kernel.stored else _BATCH_COMPUTED
+    chunk = _PASS_ROWS if kernel.stored else kernel.block_rows
+    pos = torch.arange(n, device=dev)
     bound = gains.all(m)  # exact at the start; later an upper bound of each gain
     fresh = torch.ones(n, dtype=torch.bool, device=dev)
     taken = torch.zeros(n, dtype=torch.bool, device=dev)
     picks: list[int] = []
     while len(picks) < batch_size:
-        avail = n - len(picks)
-        B = min(first_batch, avail)
-        while True:
-            masked = bound.masked_fill(taken, -math.inf)
-            top_v, top_i = torch.topk(masked, B)
-            # exact gains of the batch (stale entries re-evaluated, fresh ones kept as they are);
-            # no boolean indexing, so nothing waits for the device until the one read below
-            vals = torch.where(fresh[top_i], bound[top_i], gains(top_i, m))
-            bound[top_i] = vals
-            fresh[top_i] = True
-            best = vals.max()
-            c_t = torch.where(vals == best, top_i, n).min()  # ties: the lower position
-            best_v, edge, c = torch.stack([best, top_v[-1], c_t.to(best.dtype)]).tolist()
-            # the batch holds the argmax when its best exact gain beats every outside bound
-            if B == avail or best_v > edge:
-                break
-            B = min(avail, 4 * B)
+        # 1. the exact gains of the B largest bounds give a lower bound `best` of the maximum
+        B = min(first_batch, n - len(picks))
+        top_i = torch.topk(bound.masked_fill(taken, -math.inf), B).indices
+        vals = torch.where(fresh[top_i], bound[top_i], gains(top_i, m))
+        bound[top_i] = vals
+        fresh[top_i] = True
+        # 2. every stale candidate whose bound reaches `best` may still beat it: evaluate them
+        #    all at once (what the heap of the numpy lazy greedy pops, in one batch)
+        need = torch.nonzero(~fresh & ~taken & (bound >= vals.max())).flatten()
+        for s in range(0, need.numel(), chunk):
+            part = need[s : s + chunk]
+            bound[part] = gains(part, m)
+        fresh[need] = True
+        # 3. the remaining stale bounds are below `best`: the maximum over the fresh gains is
+        #    the exact argmax (ties: the lower candidate position)
+        cand = fresh & ~taken
+        best = bound.masked_fill(~cand, -math.inf).max()
+        c_t = torch.where(cand & (bound == best), pos, n).min()
+        best_v, c = torch.stack([best, c_t.to(best.dtype)]).tolist()
         if best_v <= 0.0:
             break
         c = int(c)
