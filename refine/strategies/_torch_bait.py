@@ -15,7 +15,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from refine.strategies._torch_common import as_device, pool_rows, to_numpy, to_tensor
+from refine.strategies._torch_common import (
+    as_device,
+    float64_device,
+    pool_rows64,
+    to_numpy,
+    to_tensor,
+)
 
 _F64 = torch.float64
 
@@ -173,9 +179,9 @@ def bait_select(strategy, ctx, candidates: np.ndarray, batch_size: int, row_weig
     ``row_weights`` is :func:`refine.strategies.bait.row_weights` (passed in: this module does
     not import the strategy's).
     """
-    dev = as_device(ctx.kernel_device)
+    dev = float64_device(ctx.kernel_device)
     strategy._validate_params(ctx.n_classes, ctx.n_features, len(candidates) + ctx.n_labeled)
-    H = pool_rows(ctx, candidates).to(_F64)
+    H = pool_rows64(ctx, candidates)
     R_np = strategy._factors(ctx.probas(candidates))
     R = to_tensor(R_np, dev, _F64)
     Kp = R.shape[2]
@@ -195,7 +201,7 @@ def bait_select(strategy, ctx, candidates: np.ndarray, batch_size: int, row_weig
         w = to_tensor(row_weights(n + nL, "dal", int(strategy.fisher_batch_size)), dev, _F64)
         F = fisher_matrix(H, R, w[:n], max_rows, dev)
         if nL:
-            HL = pool_rows(ctx, ctx.labeled).to(_F64)
+            HL = pool_rows64(ctx, ctx.labeled)
             RL = strategy._factors(ctx.probas(ctx.labeled))
             F += fisher_matrix(HL, RL, w[n:], max_rows, dev)
     Minv0 = ctx.memo(

@@ -37,9 +37,11 @@ from sklearn.exceptions import ConvergenceWarning
 from refine.strategies._clustering import _ZERO_D2, _one_openmp_thread, seed_int
 from refine.strategies._torch_common import (
     as_device,
+    float64_device,
     index_tensor,
     min_sq_distances,
     pool_rows,
+    pool_rows64,
     sq_norms,
     to_numpy,
     to_tensor,
@@ -368,18 +370,18 @@ def badge_select(ctx, candidates: np.ndarray, Q: np.ndarray, batch_size: int, rn
     ``Q`` is the class factor ``e_ŷ − p`` of the candidates (n × K, float64); the feature factor
     is gathered from the context's device copy of the pool.
     """
-    dev = as_device(ctx.kernel_device)
-    H = pool_rows(ctx, candidates).to(torch.float64)
+    dev = float64_device(ctx.kernel_device)
+    H = pool_rows64(ctx, candidates)
     return badge_seeding(Q, H, batch_size, rng, dev)
 
 
 def coreset_select(ctx, candidates: np.ndarray, batch_size: int, rng, budget: float) -> np.ndarray:
     """Coreset's greedy k-center on ``ctx.kernel_device`` (positions among ``candidates``)."""
-    dev = as_device(ctx.kernel_device)
-    X = pool_rows(ctx, candidates).to(torch.float64)
+    dev = float64_device(ctx.kernel_device)
+    X = pool_rows64(ctx, candidates)
     x_sq = sq_norms(X)
     if ctx.n_labeled:
-        XL = pool_rows(ctx, ctx.labeled).to(torch.float64)
+        XL = pool_rows64(ctx, ctx.labeled)
         d2 = min_sq_distances(X, XL, x_sq, budget, dev, torch.float64)
         first = None
     else:

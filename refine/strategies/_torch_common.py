@@ -28,6 +28,22 @@ def as_device(device: Any) -> torch.device:
     return device if isinstance(device, torch.device) else resolve_device(device)
 
 
+def float64_device(device: Any) -> torch.device:
+    """Where a float64 kernel runs for ``device``: the device itself, or the CPU for MPS.
+
+    Apple's MPS backend has no float64; BAIT's, BADGE's and Coreset's kernels, which the numpy
+    path computes in float64, then run in torch on the CPU rather than in a lower precision.
+    """
+    dev = as_device(device)
+    return torch.device("cpu") if dev.type == "mps" else dev
+
+
+def pool_rows64(ctx, idx: np.ndarray) -> torch.Tensor:
+    """Rows ``idx`` of the pool features as float64 on :func:`float64_device`."""
+    dev = float64_device(ctx.kernel_device)
+    return pool_rows(ctx, idx).to(device=dev, dtype=torch.float64)
+
+
 def to_tensor(a: Any, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
     """``a`` (numpy array, tensor or sequence) as a tensor of ``dtype`` on ``device``.
 
