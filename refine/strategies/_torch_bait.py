@@ -96,8 +96,15 @@ class TorchFisherGreedy:
         self.T = quad_forms(H, R, A0, self.rho, max_rows, self.dev)
         del A0
         self.Minv = Minv0.clone()
+        self.rank1 = tuple(R.shape[1:]) == (1, 1)
+        if self.rank1:
+            # the binary approximation: S_x, T_x and V_x are scalars / rows; views into S and T
+            self.s, self.t = self.S[:, 0, 0], self.T[:, 0, 0]
+            self.r = R[:, 0, 0] * math.sqrt(self.rho)
 
     def scores(self, sign: float, rows: Any = slice(None)) -> torch.Tensor:
+        if self.rank1:
+            return self.t[rows] / (1.0 + sign * self.s[rows])
         S, T = self.S[rows], self.T[rows]
         if self.k == 1:
             return T[:, 0, 0] / (1.0 + sign * S[:, 0, 0])
@@ -108,6 +115,9 @@ class TorchFisherGreedy:
 
     def update(self, i: torch.Tensor, sign: float, rows: Any = slice(None)) -> None:
         """Add / remove candidate ``i`` (a one-element index tensor); update ``rows``' S, T."""
+        if self.rank1:
+            self._update_rank1(i, sign, rows)
+            return
         Vi = self._embedding(i)
         Y = self.Minv @ Vi.T
         inner = sign * (Vi @ Y)
@@ -122,23 +132,29 @@ class TorchFisherGreedy:
         Z = self.Minv @ FY
         E = Y.T @ FY
         E = (E + E.T) / 2
-        if tuple(self.R.shape[1:]) == (1, 1):
-            H = self.H[rows]
-            r = self.R[rows, 0, 0] * math.sqrt(self.rho)
-            az = H @ torch.hstack([Y, Z])  # both matrix-vector products in one GEMM
-            a = r * az[:, 0]
-            z = r * az[:, 1]
-            c, e = C[0, 0], E[0, 0]
-            self.S[rows, 0, 0] -= c * a * a
-            self.T[rows, 0, 0] += (c * c * e) * (a * a) - (2.0 * c) * (z * a)
-        else:
-            both = embed_products(self.H[rows], self.R[rows], torch.hstack([Y, Z]), self.rho)
-            a, z = both[:, :, : self.k], both[:, :, self.k :]
-            aC = a @ C
-            cross = (z @ C) @ a.transpose(1, 2)
-            self.S[rows] -= aC @ a.transpose(1, 2)
-            self.T[rows] += aC @ E @ aC.transpose(1, 2) - cross - cross.transpose(1, 2)
+        both = embed_products(self.H[rows], self.R[rows], torch.hstack([Y, Z]), self.rho)
+        a, z = both[:, :, : self.k], both[:, :, self.k :]
+        aC = a @ C
+        cross = (z @ C) @ a.transpose(1, 2)
+        self.S[rows] -= aC @ a.transpose(1, 2)
+        self.T[rows] += aC @ E @ aC.transpose(1, 2) - cross - cross.transpose(1, 2)
         self.Minv -= (Y @ C) @ Y.T
+
+    def _update_rank1(self, i: torch.Tensor, sign: float, rows: Any) -> None:
+        """The k = K' = 1 update with vectors and 0-d tensors (a third fewer device kernels)."""
+        v = math.sqrt(self.rho) * (self.R[i][0, 0, 0] * self.H[i][0])  # √ρ V_i as a D-vector
+        y = self.Minv @ v
+        fy = self.F @ y
+        z = self.Minv @ fy
+        c = sign / (1.0 + sign * torch.dot(v, y))  # the 1×1 solve of the general update
+        e = torch.dot(y, fy)
+        az = self.H[rows] @ torch.stack([y, z], dim=1)  # both products over the rows, one GEMM
+        r = self.r[rows]
+        a, zz = r * az[:, 0], r * az[:, 1]
+        a2 = a * a
+        self.s[rows] -= c * a2
+        self.t[rows] += (c * c * e) * a2 - (2.0 * c) * (zz * a)
+        self.Minv -= torch.outer(c * y, y)
 
     def _embedding(self, i: torch.Tensor) -> torch.Tensor:
         R, h = self.R[i][0], self.H[i][0]
