@@ -108,6 +108,8 @@ def _kmeans_plusplus(X: torch.Tensor, k: int, rng: np.random.Generator) -> torch
 def _assign(X: torch.Tensor, centres: torch.Tensor) -> torch.Tensor:
     """Nearest centre of every row (first on ties), by ``‖c‖² − 2⟨x, c⟩`` as scikit-learn."""
     c_sq = sq_norms(centres)
+    if X.shape[0] <= _ASSIGN_ROWS:  # one block: four device kernels
+        return torch.argmin((X @ centres.T).mul_(-2.0).add_(c_sq[None, :]), dim=1)
     out = torch.empty(X.shape[0], dtype=torch.int64, device=X.device)
     for s in range(0, X.shape[0], _ASSIGN_ROWS):
         d = X[s : s + _ASSIGN_ROWS] @ centres.T
@@ -116,14 +118,22 @@ def _assign(X: torch.Tensor, centres: torch.Tensor) -> torch.Tensor:
     return out
 
 
-def _cluster_sums(X: torch.Tensor, labels: torch.Tensor, k: int) -> torch.Tensor:
-    """``Σ_{i: label i = c} x_i`` per cluster (one-hot GEMMs: deterministic on CUDA)."""
+def _cluster_sums(
+    X: torch.Tensor, labels: torch.Tensor, cols: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per cluster ``cols``: the sum of its rows and its size (one-hot GEMMs, deterministic on
+    CUDA, unlike ``index_add_``)."""
+    if X.shape[0] <= _ONEHOT_ROWS:
+        onehot = (labels[:, None] == cols[None, :]).to(X.dtype)
+        return onehot.T @ X, onehot.sum(dim=0)
+    k = cols.numel()
     sums = torch.zeros((k, X.shape[1]), dtype=X.dtype, device=X.device)
-    cols = torch.arange(k, device=X.device)
+    counts = torch.zeros(k, dtype=X.dtype, device=X.device)
     for s in range(0, X.shape[0], _ONEHOT_ROWS):
         onehot = (labels[s : s + _ONEHOT_ROWS, None] == cols[None, :]).to(X.dtype)
         sums += onehot.T @ X[s : s + _ONEHOT_ROWS]
-    return sums
+        counts += onehot.sum(dim=0)
+    return sums, counts
 
 
 def lloyd(
@@ -139,11 +149,11 @@ def lloyd(
     Xc = X - mean
     centres = init.to(X.dtype) - mean
     labels_old = torch.full((X.shape[0],), -1, dtype=torch.int64, device=X.device)
+    cols = torch.arange(k, device=X.device)
     strict = False
     for _ in range(int(max_iter)):
         labels = _assign(Xc, centres)
-        counts = torch.bincount(labels, minlength=k).to(X.dtype)
-        sums = _cluster_sums(Xc, labels, k)
+        sums, counts = _cluster_sums(Xc, labels, cols)
         new_centres = sums / counts.clamp(min=1.0)[:, None]
         shift = (torch.linalg.vector_norm(centres - new_centres, dim=1) ** 2).sum()
         # one read from the device per iteration: empty clusters, centre shift, label change
