@@ -32,7 +32,10 @@ Expected output (the numbers depend on the machine; the shape does not)::
       torch  median 15.20 s  min 15.20 s | bait 4.0  maxherding 2.4  uherding 2.2 ... final+rest 0.5
       torch/numpy time 1.08; same batch in 0/1 repeats (9/10 instances in common)
 
-Run: ``python benchmarks/bench_gpu.py --device cuda [--scales cifar10 tiny] [--repeats 3]``
+Run: ``python benchmarks/bench_gpu.py --device cuda [--scales cifar10 tiny] [--repeats 3]``.
+On a GPU machine lent for a short time, one check covers both the tests on CUDA and the
+figures: ``python -m pytest tests/test_torch_path.py -q && python benchmarks/bench_gpu.py
+--device cuda --repeats 3`` (the CUDA cases of the tests run only where CUDA is present).
 """
 
 from __future__ import annotations
