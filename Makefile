@@ -13,7 +13,7 @@ PRESET ?= cpu
 WORKERS ?= 2
 ENGINE ?= local
 DEVICE ?= auto
-ARTEFACTS := table1 table2 fig1 fig2 fig3 fig4 fig5 fig6 fig8 appendix theory claims longtail medical bad_apples query_size divergences
+ARTEFACTS := table1 table2 fig1 fig2 fig3 fig4 fig5 fig6 fig8 appendix theory claims longtail medical bad_apples query_size divergences refine_profiles
 DEMO_OUT ?= results/demo
 # Label Studio (server + SDK) for the real round-trip test, in its own venv: its pinned Django /
 # pydantic stack must never meet refine's.
@@ -73,7 +73,7 @@ install-dev: $(VENV)/.installed-dev
 demo: $(VENV)/.installed-core
 	$(VENV)/bin/refine run --dataset digits --strategy random,margin --seeds 1-3 --cycles 20 --out $(DEMO_OUT) --resume
 	$(VENV)/bin/refine run --dataset digits --strategy refine --seeds 1-3 --cycles 20 --out $(DEMO_OUT) --resume
-	$(VENV)/bin/refine report $(DEMO_OUT) --figures $(DEMO_OUT)/figures
+	$(VENV)/bin/refine report $(DEMO_OUT) --figures $(DEMO_OUT)/figures --stats
 
 test: $(VENV)/.installed-dev $(LS_VENV)/.installed
 	REFINE_LABEL_STUDIO_VENV=$(abspath $(LS_VENV)) REFINE_REQUIRE_LABEL_STUDIO=1 $(TEST_ENV) $(PY) -m pytest -n 2 --dist loadfile -q

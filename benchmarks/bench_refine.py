@@ -7,16 +7,28 @@ breakdown is the time spent inside each strategy's draws (summed over rounds; wi
 sum exceeds wall time). Targets on a 2-core machine: < 30 s (CIFAR-10 scale), < 3 min
 (Tiny-ImageNet scale), peak memory < 4 GB.
 
-Reference (not rerun here; docs/protocol.md §7): the authors' code takes 68–90 s per query at CIFAR-10
-scale and did not finish at Tiny-ImageNet scale (extrapolated 60–90 minutes).
+``--vs-authors`` puts the authors' published Refine (dal-toolbox, driven by
+``../shared/tools/anchor_dal.sh refine-query``, which runs their code from a mirror of their
+repository in a venv of its own) beside ours on the same dumped data (features, labels and the
+labeled set): ``--pairs`` alternating runs (their query, then ours serial and with ``n_jobs=2``;
+the order flips every pair), the load average printed before every run, the median of each side
+and the ratios theirs/ours. Their query includes what their code does per query (training aside:
+the driver times ``refine.query`` only); ours is ``Refine.select`` on a trained head. It needs
+``DAL_MIRROR`` (the git dir of a mirror of ``github:dhuseljic/dal-toolbox``) the first time, and
+is never run in CI.
 
 Run: ``python benchmarks/bench_refine.py [--scales cifar10 tiny] [--repeats 1]``
+     ``python benchmarks/bench_refine.py --vs-authors [--pairs 3] [--anchor PATH]``
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -30,10 +42,12 @@ from refine.datasets import load_dataset
 from refine.head import HeadTrainer
 from refine.strategies import make_strategy
 
-SCALES = {"cifar10": (50_000, 10, 10), "tiny": (100_000, 200, 200)}
+#: N, K, b. "small" is a quick check of the plumbing (e.g. of --vs-authors), not a paper scale.
+SCALES = {"cifar10": (50_000, 10, 10), "tiny": (100_000, 200, 200), "small": (5_000, 10, 10)}
 
 
-def run(scale: str, n_jobs: int, repeats: int) -> dict:
+def problem(scale: str):
+    """The synthetic pool, the labeled set (the initial b plus one cycle), the trainer and head."""
     n, k, b = SCALES[scale]
     data = load_dataset(
         "synthetic", n_train=n, n_test=10, n_features=384, n_classes=k, cluster_std=2.0, seed=0
@@ -42,57 +56,140 @@ def run(scale: str, n_jobs: int, repeats: int) -> dict:
     labeled = rng.choice(n, size=2 * b, replace=False)
     trainer = HeadTrainer(384, k, init_seed=0)
     head = trainer.fit(data.X_train[labeled], data.y_train[labeled], seed=0)
-    times, traces = [], []
-    with PeakRSS() as mem:
-        for rep in range(repeats + 1):  # the first call warms up library thread pools
-            ctx = SelectionContext(
-                data.X_train, labeled, data.y_train[labeled], k, trainer, head, seed=rep
-            )
-            strategy = make_strategy("refine", n_jobs=n_jobs)
-            t0 = time.perf_counter()
-            batch = strategy.select(ctx, ctx.unlabeled(), b, np.random.default_rng(rep))
-            if rep:
-                times.append(time.perf_counter() - t0)
-                traces.append(strategy.trace_)
-            assert np.unique(batch).size == b
-    per = {s: float(np.median([t["seconds"][s] for t in traces])) for s in traces[0]["seconds"]}
-    return {
-        "scale": scale,
-        "n_jobs": n_jobs,
-        "median_s": float(np.median(times)),
-        "peak_rss_mb": mem.peak_mb,
-        "pool_sizes": traces[0]["pool_sizes"],
-        "per_strategy": per,
-    }
+    return data, labeled, trainer, head
+
+
+def one_query(prob, scale: str, n_jobs: int, seed: int) -> tuple[float, dict, np.ndarray]:
+    """Seconds, trace and batch of one Refine selection."""
+    data, labeled, trainer, head = prob
+    n, k, b = SCALES[scale]
+    ctx = SelectionContext(
+        data.X_train, labeled, data.y_train[labeled], k, trainer, head, seed=seed
+    )
+    strategy = make_strategy("refine", n_jobs=n_jobs)
+    t0 = time.perf_counter()
+    batch = strategy.select(ctx, ctx.unlabeled(), b, np.random.default_rng(seed))
+    seconds = time.perf_counter() - t0
+    assert np.unique(batch).size == b
+    return seconds, strategy.trace_, batch
+
+
+def load() -> str:
+    return f"load average {os.getloadavg()[0]:.2f}"
+
+
+def vs_authors(args: argparse.Namespace) -> None:
+    """Alternating pairs: the authors' Refine query vs ours (serial and n_jobs=2), same data."""
+    scale = args.scales[0]
+    n, k, b = SCALES[scale]
+    prob = problem(scale)
+    data, labeled, _, _ = prob
+    work = Path(tempfile.mkdtemp(prefix="bench_refine-authors-"))
+    np.save(work / "X.npy", data.X_train)
+    np.save(work / "y.npy", data.y_train.astype(np.int64))
+    np.save(work / "labeled.npy", labeled.astype(np.int64))
+    theirs, ours = [], {1: [], 2: []}
+    one_query(prob, scale, 1, 0)  # warm-up (thread pools, memoised pieces are per context)
+
+    def run_theirs(pair: int) -> None:
+        cmd = [
+            "bash", str(args.anchor), "refine-query", "--features", str(work / "X.npy"),
+            "--labels", str(work / "y.npy"), "--labeled-idx", str(work / "labeled.npy"),
+            "--b", str(b), "--seed", str(pair), "--eval-test", "none",
+        ]  # fmt: skip
+        print(f"  [{load()}] authors' code, seed {pair} ...", flush=True)
+        out = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        if out.returncode != 0:
+            sys.exit(f"anchor_dal.sh failed ({out.returncode}):\n{out.stderr[-3000:]}")
+        rec = json.loads(out.stdout.strip().splitlines()[-1])
+        theirs.append(float(rec["query_total_s"]))
+        print(f"    {theirs[-1]:.1f} s, pool sizes {rec.get('pool_sizes', '?')}", flush=True)
+
+    def run_ours(pair: int) -> None:
+        for nj in (1, 2):
+            print(f"  [{load()}] ours, n_jobs={nj}, seed {pair} ...", flush=True)
+            seconds, trace, _ = one_query(prob, scale, nj, pair)
+            ours[nj].append(seconds)
+            print(f"    {seconds:.2f} s, pool sizes {trace['pool_sizes']}", flush=True)
+
+    print(
+        f"{scale} scale (N={n}, K={k}, b={b}, |L|={labeled.size}), {args.pairs} alternating pairs"
+    )
+    for pair in range(1, args.pairs + 1):
+        first, second = (run_theirs, run_ours) if pair % 2 else (run_ours, run_theirs)
+        first(pair)
+        second(pair)
+    t = float(np.median(theirs))
+    for nj in (1, 2):
+        o = float(np.median(ours[nj]))
+        print(
+            f"n_jobs={nj}: authors' median {t:.1f} s, ours {o:.2f} s, ratio {t / o:.1f}x "
+            f"(theirs {', '.join(f'{x:.1f}' for x in theirs)}; "
+            f"ours {', '.join(f'{x:.2f}' for x in ours[nj])})"
+        )
+    print(machine_header())
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--scales", nargs="+", default=list(SCALES), choices=list(SCALES))
+    ap.add_argument("--scales", nargs="+", default=["cifar10", "tiny"], choices=list(SCALES))
     ap.add_argument("--jobs", nargs="+", type=int, default=[1, 2])
-    ap.add_argument("--repeats", type=int, default=1)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument(
+        "--vs-authors", action="store_true", help="alternate with the authors' code (anchor_dal.sh)"
+    )
+    ap.add_argument("--pairs", type=int, default=3, help="alternating pairs for --vs-authors")
+    ap.add_argument(
+        "--anchor",
+        type=Path,
+        default=Path(__file__).resolve().parents[1].parent / "shared/tools/anchor_dal.sh",
+        help="the driver of the authors' code (default: ../shared/tools/anchor_dal.sh)",
+    )
     args = ap.parse_args()
     print(machine_header())
+    if args.vs_authors:
+        if args.scales == ["cifar10", "tiny"]:
+            args.scales = ["cifar10"]
+        vs_authors(args)
+        return
     for scale in args.scales:
-        serial = None
+        n, k, b = SCALES[scale]
+        prob = problem(scale)
+        one_query(prob, scale, 1, 0)  # warm-up: library thread pools
+        times = {nj: [] for nj in args.jobs}
+        per = {nj: [] for nj in args.jobs}
+        batches = {nj: [] for nj in args.jobs}
+        with PeakRSS() as mem:
+            for rep in range(1, args.repeats + 1):
+                # alternate the order, so that a drifting load favours neither setting
+                for nj in args.jobs if rep % 2 else args.jobs[::-1]:
+                    print(f"  [{load()}] {scale}, n_jobs={nj}, repeat {rep} ...", flush=True)
+                    seconds, trace, batch = one_query(prob, scale, nj, rep)
+                    times[nj].append(seconds)
+                    per[nj].append(trace["seconds"])
+                    batches[nj].append(batch.tolist())
+                    pools = trace["pool_sizes"]
+        serial = float(np.median(times[args.jobs[0]]))
+        print(
+            f"\n{scale} scale (N={n}, K={k}, b={b}), {args.repeats} repeats, peak RSS "
+            f"{mem.peak_mb / 1024:.2f} GB, pool sizes {pools}"
+        )
         for nj in args.jobs:
-            r = run(scale, nj, args.repeats)
-            n, k, b = SCALES[scale]
-            serial = r["median_s"] if nj == 1 else serial
-            ratio = (
-                f" ({serial / r['median_s']:.2f}x the serial speed)" if nj > 1 and serial else ""
-            )
+            med = float(np.median(times[nj]))
+            ratio = f" ({serial / med:.2f}x n_jobs={args.jobs[0]})" if nj != args.jobs[0] else ""
             print(
-                f"\n{scale} scale (N={n}, K={k}, b={b}), n_jobs={nj}: median {r['median_s']:.1f} s"
-                f"{ratio}, peak RSS {r['peak_rss_mb'] / 1024:.2f} GB, pool sizes {r['pool_sizes']}"
+                f"  n_jobs={nj}: median {med:.2f} s{ratio}  runs {[round(t, 2) for t in times[nj]]}"
             )
+            strat = {s: float(np.median([d[s] for d in per[nj]])) for s in per[nj][0]}
             print(
-                "  "
+                "    "
                 + "  ".join(
-                    f"{s} {v:.2f}s"
-                    for s, v in sorted(r["per_strategy"].items(), key=lambda kv: -kv[1])
+                    f"{s} {v:.2f}s" for s, v in sorted(strat.items(), key=lambda kv: -kv[1])
                 )
             )
+        same = all(batches[nj] == batches[args.jobs[0]] for nj in args.jobs)
+        print(f"  identical batches for every n_jobs: {same}")
+    print(machine_header())
 
 
 if __name__ == "__main__":

@@ -217,7 +217,9 @@ def run(
                 f"  {spec.strategy:>18s}  seed {spec.seed:>3d}  AULC {df.accuracy.mean():.4f}  "
                 f"final acc {df.accuracy.iloc[-1]:.4f}"
             )
-    console.print(f"results written to {out}/  ·  summarise with: refine report {out}")
+    console.print(
+        f"results written to {out}/  ·  summarise with: refine report {out}", soft_wrap=True
+    )
 
 
 def _run_device(device: str, quiet: bool) -> str:
@@ -343,6 +345,24 @@ def _report_configuration(
     check_metric(df, metric)
     tables = summarize(df, baseline, metric)
     s = tables["summary"]
+    wr = tables["win_rates"]
+    if not stats:  # with --stats the same estimates are printed with their intervals instead
+        _print_point_tables(s, wr, baseline, label)
+    paths = write_figures(df, fig_dir, baseline, title=label, metric=metric)
+    if stats:
+        from refine.stats_report import stats_report
+
+        paths += stats_report(df, fig_dir, console, baseline=baseline, metric=metric)
+    s.to_csv(fig_dir / "summary.csv", index=False)
+    wr.to_csv(fig_dir / "win_rates.csv")
+    for p in paths:
+        console.print(f"{'table' if p.suffix == '.csv' else 'figure'}: {p}")
+    for name in ("summary.csv", "win_rates.csv"):
+        console.print(f"table: {fig_dir / name}")
+
+
+def _print_point_tables(s, wr, baseline: str, label: str) -> None:
+    """The AULC table (mean ± std over seeds, gain) and the win-rate matrix, without intervals."""
     for (ds, bb), g in s.groupby(["dataset", "backbone"]):
         t = Table(title=f"AULC · {ds} / {bb}" + (f" · {label}" if label else ""))
         for col in ("strategy", "AULC", "± std", "seeds", f"gain vs {baseline} (%)"):
@@ -352,7 +372,6 @@ def _report_configuration(
             std = "" if r.aulc_std != r.aulc_std else f"{r.aulc_std:.4f}"
             t.add_row(escape(r.strategy), f"{r.aulc_mean:.4f}", std, str(r.n_seeds), gain)
         console.print(t)
-    wr = tables["win_rates"]
     if len(wr) > 1:
         # best first; numbered columns keep a dozen strategies inside an 80-column terminal
         order = s.groupby("strategy").aulc_mean.mean().sort_values(ascending=False).index
@@ -371,17 +390,6 @@ def _report_configuration(
             cells = ("—" if v != v else f"{100 * v:.0f}" for v in row.to_numpy())
             t.add_row(escape(f"{i + 1} {name}"), *cells)
         console.print(t)
-    paths = write_figures(df, fig_dir, baseline, title=label, metric=metric)
-    if stats:
-        from refine.stats_report import stats_report
-
-        paths += stats_report(df, fig_dir, console, baseline=baseline, metric=metric)
-    s.to_csv(fig_dir / "summary.csv", index=False)
-    wr.to_csv(fig_dir / "win_rates.csv")
-    for p in paths:
-        console.print(f"{'table' if p.suffix == '.csv' else 'figure'}: {p}")
-    for name in ("summary.csv", "win_rates.csv"):
-        console.print(f"table: {fig_dir / name}")
 
 
 def _register_extract() -> None:

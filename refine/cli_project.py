@@ -378,6 +378,17 @@ def select(
             show_default=False,
         ),
     ] = None,
+    profile: Annotated[
+        str | None,
+        typer.Option(
+            "--profile",
+            help="Fidelity profile of the strategy's parameters: 'published' (every behaviour "
+            "of the authors' code) or 'corrected' (the paper's and original methods' forms); "
+            "see refine/profiles.py. Explicit --param values win. Recorded with the round. "
+            "Default: none (the package defaults).",
+            show_default=False,
+        ),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
 ) -> None:
     """Select the next batch to annotate, write it (--out), then record it as a new round.
@@ -410,9 +421,11 @@ def select(
         device=device,
         jobs=jobs,
         include_pending=include_pending,
+        profile=profile,
     ).validated()
     check_device(device)
     p = Project.open(project)
+    _profile_note(p, profile)
     output = (
         None
         if out is None
@@ -424,6 +437,8 @@ def select(
         return
     con = _console()
     used = rec["used_strategy"] + (" (cold start)" if rec["cold_start"] else "")
+    if rec.get("profile"):
+        used += f", profile {rec['profile']}"
     where = "dry run, not recorded" if dry_run else f"recorded as {rec['file']}"
     con.print(
         f"round {rec['number']}: {len(rec['selected'])} instance(s) selected by {used} in "
@@ -437,6 +452,25 @@ def select(
         if len(rec["selected"]) > 20:
             con.print(f"  ... and {len(rec['selected']) - 20} more (use --out)", markup=False)
     _browser_hint(p, out, url_prefix)
+
+
+def _profile_note(p, profile: str | None) -> None:
+    """Say which profile the latest round used when this one uses another (or none)."""
+    if not p.state.rounds:
+        return
+    last = p.state.rounds[-1]
+    used = last.get("profile")
+    if used == profile:
+        return
+    this = f"--profile {profile}" if profile else "no profile (the package defaults)"
+    before = f"--profile {used}" if used else "no profile (the package defaults)"
+    hint = f"; pass --profile {used} to keep it" if used else ""
+    _console(stderr=True).print(
+        f"note: round {last['number']} used {before}; this round uses {this}{hint}",
+        highlight=False,
+        markup=False,
+        soft_wrap=True,
+    )
 
 
 def _browser_hint(p, out: Path | None, url_prefix: str | None) -> None:
@@ -574,6 +608,7 @@ def status(
         for col in (
             "round",
             "strategy",
+            "profile",
             "batch size",
             "labeled before",
             "labeled since",
@@ -586,6 +621,7 @@ def status(
             t.add_row(
                 str(r["number"]),
                 used,
+                r.get("profile") or "—",
                 str(r["batch_size"]),
                 str(r["n_labeled"]),
                 str(r["labeled_since"]),

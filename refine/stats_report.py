@@ -33,7 +33,7 @@ from refine.stats import (
     stratified_bootstrap,
     win_rate_intervals,
 )
-from refine.stats_plots import plot_cd_diagram, plot_penalty_matrix
+from refine.stats_plots import metric_label, plot_cd_diagram, plot_penalty_matrix
 
 
 def summary_with_intervals(
@@ -90,6 +90,45 @@ def _ci(est, lo, hi, scale=1.0, digits=2, signed=False) -> str:
     return f"{f.format(est * scale)} [{lo * scale:.{digits}f}, {hi * scale:.{digits}f}]"
 
 
+def _print_summary(console, g: pd.DataFrame, where: str, label: str, baseline: str) -> None:
+    """One setting's AULCs and its comparisons with the baseline, every estimate with its interval.
+
+    Two narrow tables rather than one wide one: they fit an 80-column terminal (or a pipe, where
+    rich assumes 80 columns), where one table's cells would be cut off mid-interval.
+    """
+    from rich import box
+    from rich.markup import escape
+    from rich.table import Table
+
+    g = g.sort_values("aulc", ascending=False)
+    t = Table(title=f"{label} with 95 % intervals · {where}", box=box.SIMPLE_HEAD)
+    t.add_column("strategy", overflow="fold")
+    t.add_column("seeds", justify="right", no_wrap=True)
+    t.add_column(f"{label} [95 % interval]", justify="right", no_wrap=True)
+    for r in g.itertuples():
+        t.add_row(
+            escape(r.strategy), str(r.n_seeds), _ci(r.aulc, r.aulc_low, r.aulc_high, digits=4)
+        )
+    console.print(t)
+    if "gain_pct" not in g.columns or not g.gain_pct.notna().any():
+        return
+    t = Table(
+        title=f"paired comparison with {baseline} (95 % intervals) · {where}", box=box.SIMPLE_HEAD
+    )
+    t.add_column("strategy", overflow="fold")
+    for col in ("gain (%)", "Δ AULC (pp)", "p (Holm)"):
+        t.add_column(col, justify="right", no_wrap=True)
+    for r in g[g.gain_pct.notna()].itertuples():
+        p_holm = getattr(r, "p_holm", np.nan)
+        t.add_row(
+            escape(r.strategy),
+            _ci(r.gain_pct, r.gain_low, r.gain_high, signed=True),
+            _ci(r.diff_pp, r.diff_low, r.diff_high, signed=True),
+            f"{p_holm:.3g}" if p_holm == p_holm else "",
+        )
+    console.print(t)
+
+
 def stats_report(
     results: pd.DataFrame,
     out_dir: str | Path,
@@ -116,26 +155,16 @@ def stats_report(
 
     summary = summary_with_intervals(results, rng, baseline, metric, n_boot)
     for (ds, bb), g in summary.groupby(SETTING_KEYS):
-        t = Table(title=f"{label} with 95 % intervals · {ds} / {bb}", box=box.SIMPLE_HEAD)
-        for col in ("strategy", "seeds", label, f"gain vs {baseline} (%)", "Δ (pp)", "p (Holm)"):
-            t.add_column(col, justify="left" if col == "strategy" else "right", no_wrap=True)
-        for r in g.sort_values("aulc", ascending=False).itertuples():
-            has = hasattr(r, "gain_pct") and r.gain_pct == r.gain_pct
-            t.add_row(
-                r.strategy,
-                str(r.n_seeds),
-                _ci(r.aulc, r.aulc_low, r.aulc_high, digits=4),
-                _ci(r.gain_pct, r.gain_low, r.gain_high, signed=True) if has else "",
-                _ci(r.diff_pp, r.diff_low, r.diff_high, signed=True) if has else "",
-                f"{r.p_holm:.3g}" if has and getattr(r, "p_holm", np.nan) == r.p_holm else "",
-            )
-        console.print(t)
+        _print_summary(console, g, f"{ds} / {bb}", label, baseline)
     p = out / "stats_summary.csv"
     summary.to_csv(p, index=False)
     written.append(p)
 
     names = sorted(results["strategy"].unique())
     if len(names) < 2:
+        console.print(
+            "one strategy only: no win rates, penalty matrix or critical-difference diagram"
+        )
         return written
     boot = win_rate_intervals(results, rng, metric=metric, n_boot=n_boot)
     wil = win_rate_intervals(results, rng, metric=metric, method="wilson")
@@ -170,8 +199,11 @@ def stats_report(
     pen = penalty_matrix(results, order, metric=metric)
     p = out / "penalty_matrix.csv"
     pen.to_csv(p)
-    written += [p, plot_penalty_matrix(pen, n_settings, out / "penalty_matrix.png")]
-    t = Table(title=f"penalty matrix (row beats column; max {n_settings})", box=box.SIMPLE_HEAD)
+    written += [p, plot_penalty_matrix(pen, n_settings, out / "penalty_matrix.png", metric)]
+    t = Table(
+        title=f"penalty matrix of {metric_label(metric)} (row beats column; max {n_settings})",
+        box=box.SIMPLE_HEAD,
+    )
     t.add_column("strategy", no_wrap=True)
     for i in range(len(order)):
         t.add_column(str(i + 1), justify="right")
@@ -179,7 +211,9 @@ def stats_report(
         t.add_row(f"{i + 1} {name}", *(f"{v:.2f}" for v in row.to_numpy()))
     console.print(t)
 
-    if len(names) >= 3:
+    if len(names) < 3:
+        console.print("critical-difference diagram skipped: Friedman's test needs 3 strategies")
+    else:
         try:
             ft = friedman_nemenyi(results, order, metric=metric)
         except ValueError as exc:  # DataError: too few complete blocks
@@ -189,11 +223,16 @@ def stats_report(
         ranks["critical_difference"] = ft.critical_difference
         p = out / "cd_ranks.csv"
         ranks.to_csv(p)
-        written += [p, plot_cd_diagram(ft, out / "cd_diagram.png")]
+        written += [p, plot_cd_diagram(ft, out / "cd_diagram.png", metric=metric)]
+        iman = (
+            f"Iman–Davenport F = {ft.iman_davenport_f:.2f}, p = {ft.p_f:.3g}"
+            if np.isfinite(ft.iman_davenport_f)
+            else "Iman–Davenport F unbounded: every block ranks the strategies alike"
+        )
         console.print(
             f"Friedman over {ft.n_blocks} (setting, seed) blocks: χ² = {ft.chi2:.2f}, "
-            f"p = {ft.p_chi2:.3g} (Iman–Davenport F = {ft.iman_davenport_f:.2f}, "
-            f"p = {ft.p_f:.3g}); Nemenyi CD = {ft.critical_difference:.2f} at α = {ft.alpha:g}; "
+            f"p = {ft.p_chi2:.3g} ({iman}); Nemenyi CD = {ft.critical_difference:.2f} at "
+            f"α = {ft.alpha:g}; "
             "ranks: " + ", ".join(f"{n} {r:.2f}" for n, r in ft.ranks.sort_values().items())
         )
     return written

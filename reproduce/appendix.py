@@ -7,43 +7,43 @@ the single strategies, absolute/relative; Figs. 12/13: Refine and the ensembles,
 from __future__ import annotations
 
 from refine.plots import learning_curves_figure
-from reproduce.common import Context, save_figure, script_main
+from reproduce.common import ReproduceRun, save_figure, script_main
 from reproduce.grids import ensemble_grid, filtered_grid, main_grid
 from reproduce.presets import FIG5_STRATEGIES
 
 
-def build(ctx: Context) -> list:
-    out = ctx.out_dir("appendix")
+def build(run: ReproduceRun) -> list:
+    out = run.out_dir("appendix")
     paths = []
     f5 = filtered_grid(
-        ctx,
+        run,
         "appendix",
         ("random", *FIG5_STRATEGIES),
-        ctx.preset.fig5,
+        run.preset.fig5,
         grid="fig5",
         raw_name="results_fig9",
     )
     paths += save_figure(
         learning_curves_figure(f5, False, "Fig. 9: filtered (dashed) vs unfiltered"),
-        out / f"fig9_{ctx.preset.name}",
+        out / f"fig9_{run.preset.name}",
     )
-    main = main_grid(ctx, "appendix", raw_name="results_fig10_11")
+    main = main_grid(run, "appendix", raw_name="results_fig10_11")
     paths += save_figure(
         learning_curves_figure(main, False, "Fig. 10: learning curves"),
-        out / f"fig10_{ctx.preset.name}",
+        out / f"fig10_{run.preset.name}",
     )
     paths += save_figure(
         learning_curves_figure(main, True, "Fig. 11: relative learning curves"),
-        out / f"fig11_{ctx.preset.name}",
+        out / f"fig11_{run.preset.name}",
     )
-    ens = ensemble_grid(ctx, "appendix", raw_name="results_fig12_13")
+    ens = ensemble_grid(run, "appendix", raw_name="results_fig12_13")
     paths += save_figure(
         learning_curves_figure(ens, False, "Fig. 12: ensembles, learning curves"),
-        out / f"fig12_{ctx.preset.name}",
+        out / f"fig12_{run.preset.name}",
     )
     paths += save_figure(
         learning_curves_figure(ens, True, "Fig. 13: ensembles, relative curves"),
-        out / f"fig13_{ctx.preset.name}",
+        out / f"fig13_{run.preset.name}",
     )
     return paths
 

@@ -10,7 +10,7 @@ is unclear whether it ran Refine or MaxHerding; we run Refine with the weak ense
 
 from __future__ import annotations
 
-from reproduce.common import Context, save_figure, script_main, write_markdown
+from reproduce.common import ReproduceRun, save_figure, script_main, write_markdown
 from reproduce.extensions import (
     Variant,
     curves_by_variant,
@@ -38,23 +38,23 @@ VARIANTS = {
 }
 
 
-def build(ctx: Context) -> list:
-    vs = preset_variants(VARIANTS, ctx)
+def build(run: ReproduceRun) -> list:
+    vs = preset_variants(VARIANTS, run)
     if not vs:
-        return skip_note(ctx, "bad_apples", VARIANTS)
-    rp = dict(ctx.preset.refine_params)
+        return skip_note(run, "bad_apples", VARIANTS)
+    rp = dict(run.preset.refine_params)
     strategies = {
         "random": ("random", {}),
         "refine": ("refine", rp),
         WEAK_LABEL: ("refine", {**rp, "strategies": list(WEAK_ENSEMBLE)}),
     }
-    df = run_variants(ctx, "bad_apples", vs, strategies)
-    out = ctx.out_dir("bad_apples")
+    df = run_variants(run, "bad_apples", vs, strategies)
+    out = run.out_dir("bad_apples")
     ms = metrics_of(df)
     s = summary(df)
     p = paired_differences(df, "refine")
-    s.to_csv(out / f"bad_apples_{ctx.preset.name}.csv", index=False)
-    p.to_csv(out / f"bad_apples_paired_{ctx.preset.name}.csv", index=False)
+    s.to_csv(out / f"bad_apples_{run.preset.name}.csv", index=False)
+    p.to_csv(out / f"bad_apples_paired_{run.preset.name}.csv", index=False)
     body = (
         f"Weak ensemble: {', '.join(WEAK_ENSEMBLE)} (final selection UHerding, as in Refine).\n\n"
         "## AULC per strategy (mean ± 95 % t-interval over seeds)\n\n"
@@ -63,10 +63,10 @@ def build(ctx: Context) -> list:
         f"{paired_markdown(p, ms, 'refine')}\n"
     )
     md = write_markdown(
-        out / f"bad_apples_{ctx.preset.name}.md", "Bad apples: a weak ensemble", body, ctx.preset
+        out / f"bad_apples_{run.preset.name}.md", "Bad apples: a weak ensemble", body, run.preset
     )
     fig = curves_by_variant(df, "Bad apples: Refine with the full vs a weak ensemble")
-    return [*save_figure(fig, out / f"bad_apples_{ctx.preset.name}"), md]
+    return [*save_figure(fig, out / f"bad_apples_{run.preset.name}"), md]
 
 
 if __name__ == "__main__":

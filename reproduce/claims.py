@@ -16,7 +16,7 @@ from refine.stats import (
     win_rate_intervals,
 )
 from reproduce import fig6, table2
-from reproduce.common import Context, run_or_load, script_main, trials_for, write_markdown
+from reproduce.common import ReproduceRun, run_or_load, script_main, trials_for, write_markdown
 from reproduce.grids import ensemble_trials, filtered_trials, main_trials
 from reproduce.paper_values import (
     AUTOAL_WIN_RATE,
@@ -43,7 +43,7 @@ def _slim(df: pd.DataFrame) -> pd.DataFrame:
     return df[keep]
 
 
-def grid_specs(ctx: Context) -> dict[str, tuple[str, list] | None]:
+def grid_specs(run: ReproduceRun) -> dict[str, tuple[str, list] | None]:
     """Every grid the claims use: name → (run folder, trials), cheapest first.
 
     The trials are those of the artefact scripts (same run folders under
@@ -51,23 +51,23 @@ def grid_specs(ctx: Context) -> dict[str, tuple[str, list] | None]:
     not recomputed. ``autoal`` is ``None`` until a strategy of that name is registered.
     """
     return {
-        "main": ("main", main_trials(ctx)),
-        "ensembles": ("main", ensemble_trials(ctx)),
+        "main": ("main", main_trials(run)),
+        "ensembles": ("main", ensemble_trials(run)),
         "autoal": (
-            ("main", trials_for(ctx, ctx.preset.main, {"autoal": ("autoal", {})}))
+            ("main", trials_for(run, run.preset.main, {"autoal": ("autoal", {})}))
             if autoal_registered()
             else None
         ),
-        "fig6": ("fig6", fig6.trials(ctx)),
-        "fig8": ("fig8", filtered_trials(ctx, ("coreset",), ctx.preset.fig8)),
-        "table2": ("table2", table2.trials(ctx)),
-        "fig5": ("fig5", filtered_trials(ctx, ("random", *FIG5_STRATEGIES), ctx.preset.fig5)),
+        "fig6": ("fig6", fig6.trials(run)),
+        "fig8": ("fig8", filtered_trials(run, ("coreset",), run.preset.fig8)),
+        "table2": ("table2", table2.trials(run)),
+        "fig5": ("fig5", filtered_trials(run, ("random", *FIG5_STRATEGIES), run.preset.fig5)),
     }
 
 
-def _finished(ctx: Context, grid: str, trials: list) -> pd.DataFrame:
+def _finished(run: ReproduceRun, grid: str, trials: list) -> pd.DataFrame:
     """The finished trials of ``trials`` in the run folder ``grid`` (nothing is run)."""
-    run_dir = ctx.runs / ctx.preset.name / grid
+    run_dir = run.runs / run.preset.name / grid
     if not run_dir.exists():
         return pd.DataFrame(columns=RAW_COLUMNS)
     df = load_results(run_dir, complete_only=True)
@@ -78,11 +78,11 @@ def _finished(ctx: Context, grid: str, trials: list) -> pd.DataFrame:
     df = df[keep]
     return df[
         df.cycle.groupby([df.dataset, df.strategy, df.seed]).transform("max")
-        == (ctx.preset.n_cycles)
+        == (run.preset.n_cycles)
     ].reset_index(drop=True)
 
 
-def load_grids(ctx: Context, partial: bool = False) -> dict[str, pd.DataFrame | None]:
+def load_grids(run: ReproduceRun, partial: bool = False) -> dict[str, pd.DataFrame | None]:
     """Run (or reuse) every grid of :func:`grid_specs` and return its per-cycle results.
 
     ``partial=True`` runs nothing and returns the trials finished so far (a claim then uses the
@@ -91,41 +91,41 @@ def load_grids(ctx: Context, partial: bool = False) -> dict[str, pd.DataFrame | 
     written with other seeds or cycles, is ``None`` and its claims say "not run".
     """
     out: dict[str, pd.DataFrame | None] = {}
-    for name, spec in grid_specs(ctx).items():
+    for name, spec in grid_specs(run).items():
         if spec is None:
             out[name] = None
             continue
         grid, trials = spec
-        path = ctx.out_dir("claims") / f"raw_{name}_{ctx.preset.name}.parquet"
-        if ctx.from_results:
+        path = run.out_dir("claims") / f"raw_{name}_{run.preset.name}.parquet"
+        if run.from_results:
             if not path.exists():
-                ctx.log(f"claims: no saved {path.name}; its claims are 'not run'")
+                run.log(f"claims: no saved {path.name}; its claims are 'not run'")
                 out[name] = None
                 continue
             df = pd.read_parquet(path)
-            if not _matches_preset(df, ctx):
-                ctx.log(f"claims: {path.name} was written with other seeds or cycles; ignored")
+            if not _matches_preset(df, run):
+                run.log(f"claims: {path.name} was written with other seeds or cycles; ignored")
                 out[name] = None
                 continue
             out[name] = df
             continue
         if partial:
-            df = _slim(_finished(ctx, grid, trials))
-            ctx.log(
+            df = _slim(_finished(run, grid, trials))
+            run.log(
                 f"claims: {name}: {df.groupby(['dataset', 'strategy', 'seed']).ngroups} "
                 f"of {len(trials)} trials finished"
             )
             out[name] = df if len(df) else None
             continue
-        df = _slim(run_or_load(ctx, "claims", grid, trials, f"raw_{name}"))
+        df = _slim(run_or_load(run, "claims", grid, trials, f"raw_{name}"))
         df.to_parquet(path, index=False)
         out[name] = df
     return out
 
 
-def _matches_preset(df: pd.DataFrame, ctx: Context) -> bool:
+def _matches_preset(df: pd.DataFrame, run: ReproduceRun) -> bool:
     seeds = set(int(s) for s in df["seed"].unique())
-    return seeds == set(ctx.preset.seeds) and int(df["cycle"].max()) == ctx.preset.n_cycles
+    return seeds == set(run.preset.seeds) and int(df["cycle"].max()) == run.preset.n_cycles
 
 
 # --------------------------------------------------------------------------- the rule
@@ -256,7 +256,7 @@ def _concavity(levels):
     return unit
 
 
-def table2_claims(df: pd.DataFrame | None, ctx: Context, rng) -> list[dict]:
+def table2_claims(df: pd.DataFrame | None, run: ReproduceRun, rng) -> list[dict]:
     rows = []
     p = TABLE2
     specs = [
@@ -284,7 +284,7 @@ def table2_claims(df: pd.DataFrame | None, ctx: Context, rng) -> list[dict]:
         if df is None:
             rows.append(_not_run(cid, claim, paper, stat_name, "Table 2 grid not run"))
             continue
-        gains, levels = _table2_gains(df, sub, ctx.preset)
+        gains, levels = _table2_gains(df, sub, run.preset)
         if not gains:
             rows.append(_not_run(cid, claim, paper, stat_name, "no complete seeds"))
             continue
@@ -574,8 +574,8 @@ def fig5_claims(df: pd.DataFrame | None, rng) -> list[dict]:
     return rows
 
 
-def fig6_claims(df: pd.DataFrame | None, ctx: Context, rng) -> list[dict]:
-    n = ctx.preset.n_cycles
+def fig6_claims(df: pd.DataFrame | None, run: ReproduceRun, rng) -> list[dict]:
+    n = run.preset.n_cycles
     third = max(1, n // 3)
     early = range(1, third + 1)
     late = range(n - third + 1, n + 1)
@@ -641,8 +641,8 @@ def fig8_claims(df: pd.DataFrame | None, rng) -> list[dict]:
 
 
 # --------------------------------------------------------------------------- the ledger
-def theory_row(ctx: Context) -> dict:
-    report = ctx.figures / "theory" / "report.md"
+def theory_row(run: ReproduceRun) -> dict:
+    report = run.figures / "theory" / "report.md"
     return _row(
         "TH",
         "Theorems 1–3 (preservation bounds, Sec. 4 and appendix A)",
@@ -653,21 +653,21 @@ def theory_row(ctx: Context) -> dict:
         np.nan,
         np.nan,
         "not empirical: see the theory report",
-        test=f"[{report.relative_to(ctx.figures)}](../theory/report.md) (`make reproduce-theory`)",
+        test=f"[{report.relative_to(run.figures)}](../theory/report.md) (`make reproduce-theory`)",
     )
 
 
-def ledger(ctx: Context, grids: dict, seed: int = 0) -> pd.DataFrame:
+def ledger(run: ReproduceRun, grids: dict, seed: int = 0) -> pd.DataFrame:
     """Every claim's row, in the order of the paper."""
     rng = np.random.default_rng(seed)
     rows = []
-    rows += table2_claims(grids.get("table2"), ctx, rng)
+    rows += table2_claims(grids.get("table2"), run, rng)
     rows += fig2_claims(grids.get("main"), rng)
     rows += fig4_claims(grids.get("ensembles"), grids.get("autoal"), rng)
     rows += fig5_claims(grids.get("fig5"), rng)
-    rows += fig6_claims(grids.get("fig6"), ctx, rng)
+    rows += fig6_claims(grids.get("fig6"), run, rng)
     rows += fig8_claims(grids.get("fig8"), rng)
-    rows.append(theory_row(ctx))
+    rows.append(theory_row(run))
     return pd.DataFrame(rows)
 
 
@@ -679,7 +679,7 @@ def _fmt(r) -> str:
     return f"{r.ours:+.2f} [{r.low:+.2f}, {r.high:+.2f}]"
 
 
-def _markdown(table: pd.DataFrame, ctx: Context, partial: bool) -> str:
+def _markdown(table: pd.DataFrame, run: ReproduceRun, partial: bool) -> str:
     lines = [VERDICT_RULE, ""]
     if partial:
         lines += [
@@ -730,22 +730,22 @@ def _markdown(table: pd.DataFrame, ctx: Context, partial: bool) -> str:
     return "\n".join(lines)
 
 
-def build(ctx: Context) -> list:
-    partial = bool(getattr(ctx, "partial", False))
-    grids = load_grids(ctx, partial=partial)
-    table = ledger(ctx, grids)
-    out = ctx.out_dir("claims")
-    stem = f"claims_{ctx.preset.name}" + ("_partial" if partial else "")
+def build(run: ReproduceRun) -> list:
+    partial = bool(getattr(run, "partial", False))
+    grids = load_grids(run, partial=partial)
+    table = ledger(run, grids)
+    out = run.out_dir("claims")
+    stem = f"claims_{run.preset.name}" + ("_partial" if partial else "")
     csv = out / f"{stem}.csv"
     table.to_csv(csv, index=False)
     md = write_markdown(
         out / f"{stem}.md",
         "Checking the paper's claims",
-        _markdown(table, ctx, partial),
-        ctx.preset,
+        _markdown(table, run, partial),
+        run.preset,
     )
     for r in table.itertuples():
-        ctx.log(f"  {r.id:6s} {r.verdict:13s} {_fmt(r):28s} {r.claim}")
+        run.log(f"  {r.id:6s} {r.verdict:13s} {_fmt(r):28s} {r.claim}")
     return [md, csv]
 
 

@@ -39,8 +39,11 @@ REHEARSAL_DIR = ROOT / "results" / "rehearsal"
 
 
 @dataclass
-class Context:
-    """Options shared by every artefact script."""
+class ReproduceRun:
+    """One reproduction run: the preset and the options every artefact script reads.
+
+    The scripts call it ``run``; ``ctx`` names only :class:`refine.context.SelectionContext`.
+    """
 
     preset: Preset
     engine: str = "local"
@@ -82,7 +85,7 @@ class Context:
 
 
 def trials_for(
-    ctx: Context,
+    run: ReproduceRun,
     settings: tuple[Setting, ...],
     strategies: dict[str, tuple[str, dict]],
 ) -> list[GridTrial]:
@@ -95,43 +98,43 @@ def trials_for(
 
     out = []
     for st in settings:
-        params_st = ctx.dataset_params(st)
+        params_st = run.dataset_params(st)
         b = int(params_st.get("batch_size") or dataset_entry(st.dataset).batch_size)
         for label, (spec, params) in strategies.items():
-            for seed in ctx.preset.seeds:
+            for seed in run.preset.seeds:
                 trial = TrialSpec(
                     dataset=st.dataset,
                     backbone=st.backbone,
                     strategy=spec,
                     seed=seed,
-                    n_cycles=ctx.preset.n_cycles,
+                    n_cycles=run.preset.n_cycles,
                     batch_size=b,
                     strategy_params=dict(params),
-                    device=ctx.device,
+                    device=run.device,
                     label=None if label == spec else label,
                 )
                 # the preset's fidelity profile (paper: published); explicit params still win, and
                 # b stays the dataset's (the loaded data's b must match the trials')
                 trial, ds_params = profile_trial(
-                    trial, ctx.preset.profile, params_st, explicit={"batch_size"}
+                    trial, run.preset.profile, params_st, explicit={"batch_size"}
                 )
                 out.append(GridTrial(trial, ds_params))
     return out
 
 
 def run_or_load(
-    ctx: Context, artefact: str, grid: str, trials: list[GridTrial], raw_name: str = "results"
+    run: ReproduceRun, artefact: str, grid: str, trials: list[GridTrial], raw_name: str = "results"
 ) -> pd.DataFrame:
     """Run ``trials`` (skipping finished ones) or load the saved raw table (``--from-results``).
 
     The raw table of the artefact is saved as ``paper_figures/<artefact>/results_<preset>.parquet``.
     """
-    raw = ctx.out_dir(artefact) / f"{raw_name}_{ctx.preset.name}.parquet"
-    if ctx.from_results:
+    raw = run.out_dir(artefact) / f"{raw_name}_{run.preset.name}.parquet"
+    if run.from_results:
         if not raw.exists():
             raise SystemExit(f"--from-results: {raw} does not exist; run without it first")
         return pd.read_parquet(raw)
-    run_dir = ctx.runs / ctx.preset.name / grid
+    run_dir = run.runs / run.preset.name / grid
     check_data(trials)
     t0 = time.perf_counter()
     done = {"n": 0}
@@ -139,18 +142,18 @@ def run_or_load(
     def progress(rec):
         done["n"] += 1
         status = "ok" if rec.get("ok") else f"FAILED: {rec.get('error')}"
-        ctx.log(f"  [{done['n']}/{len(trials)}] {rec['key']}: {status}")
+        run.log(f"  [{done['n']}/{len(trials)}] {rec['key']}: {status}")
 
-    ctx.log(
-        f"{artefact}: {len(trials)} trials ({ctx.engine}, {ctx.workers} worker(s), heads on "
-        f"{ctx.device}{ctx.device_note}) → {run_dir}"
+    run.log(
+        f"{artefact}: {len(trials)} trials ({run.engine}, {run.workers} worker(s), heads on "
+        f"{run.device}{run.device_note}) → {run_dir}"
     )
     recs = run_grid(
         trials,
         run_dir,
-        engine=ctx.engine,
-        n_workers=ctx.workers,
-        address=ctx.address,
+        engine=run.engine,
+        n_workers=run.workers,
+        address=run.address,
         on_done=progress,
     )
     failed = [r for r in recs if not r.get("ok")]
@@ -161,7 +164,7 @@ def run_or_load(
     keep = [k in wanted for k in zip(df.dataset, df.backbone, df.strategy, df.seed, strict=True)]
     df = df[keep].reset_index(drop=True)
     df.to_parquet(raw, index=False)
-    ctx.log(f"{artefact}: {len(df)} rows in {time.perf_counter() - t0:.0f} s → {raw}")
+    run.log(f"{artefact}: {len(df)} rows in {time.perf_counter() - t0:.0f} s → {raw}")
     return df
 
 
@@ -275,7 +278,7 @@ def _parse_weights(items: list[str]) -> dict[str, str]:
     return out
 
 
-def context_from_args(args: argparse.Namespace) -> Context:
+def run_from_args(args: argparse.Namespace) -> ReproduceRun:
     from refine.device import resolve_device
 
     preset = get_preset(args.preset)
@@ -288,7 +291,7 @@ def context_from_args(args: argparse.Namespace) -> Context:
         return root / rehearsal_name if rehearsal else paper_default
 
     device = str(resolve_device(args.device))
-    ctx = Context(
+    run = ReproduceRun(
         preset=preset,
         engine=args.engine,
         workers=args.workers,
@@ -306,10 +309,10 @@ def context_from_args(args: argparse.Namespace) -> Context:
         else (" (auto)" if args.device == "auto" else ""),
         partial=args.partial,
     )
-    return ctx
+    return run
 
 
-def run_artefacts(ctx: Context, names: list[str], builders: dict[str, Callable]) -> None:
+def run_artefacts(run: ReproduceRun, names: list[str], builders: dict[str, Callable]) -> None:
     """Prepare the preset's data (rehearsal), build each artefact, print their timings.
 
     The package's own errors (missing features, bad options) end the program with one line on
@@ -317,28 +320,28 @@ def run_artefacts(ctx: Context, names: list[str], builders: dict[str, Callable])
     """
     try:
         timings = {}
-        if ctx.preset.prepare and not ctx.from_results:
+        if run.preset.prepare and not run.from_results:
             t0 = time.perf_counter()
-            importlib.import_module(ctx.preset.prepare).prepare(ctx)
+            importlib.import_module(run.preset.prepare).prepare(run)
             timings["prepare"] = time.perf_counter() - t0
         for name in names:
             t0 = time.perf_counter()
-            for p in builders[name](ctx):
-                ctx.log(f"wrote {p}")
+            for p in builders[name](run):
+                run.log(f"wrote {p}")
             timings[name] = time.perf_counter() - t0
     except RefineError as exc:
         print(f"error: {exc}", file=sys.stderr, flush=True)
         raise SystemExit(2) from None
     for name, secs in timings.items():
-        ctx.log(f"{name:>10s}: {secs:7.1f} s")
+        run.log(f"{name:>10s}: {secs:7.1f} s")
 
 
-def script_main(name: str, build: Callable[[Context], list[Path]], doc: str | None) -> None:
+def script_main(name: str, build: Callable[[ReproduceRun], list[Path]], doc: str | None) -> None:
     ap = argparse.ArgumentParser(prog=f"python -m reproduce.{name}", description=doc)
     add_common_args(ap)
     try:
-        ctx = context_from_args(ap.parse_args())
+        run = run_from_args(ap.parse_args())
     except RefineError as exc:
         print(f"error: {exc}", file=sys.stderr, flush=True)
         raise SystemExit(2) from None
-    run_artefacts(ctx, [name], {name: build})
+    run_artefacts(run, [name], {name: build})

@@ -44,7 +44,7 @@ from refine.profiles import (
     switch,
 )
 from refine.results import load_results
-from reproduce.common import Context, df_to_markdown, script_main, write_markdown
+from reproduce.common import ReproduceRun, df_to_markdown, script_main, write_markdown
 
 ARTEFACT = "divergences"
 
@@ -102,18 +102,18 @@ def _side(row: Row, profile: str, dataset: str) -> tuple[dict, dict, dict] | Non
     return r.strategy_params, r.dataset_params, trial
 
 
-def plan(ctx: Context) -> tuple[list[GridTrial], list[dict]]:
+def plan(run: ReproduceRun) -> tuple[list[GridTrial], list[dict]]:
     """The grid trials of every measurable row, and the rows that cannot run here."""
     from refine.datasets import dataset_entry
 
-    if ctx.preset.name == "cpu":
+    if run.preset.name == "cpu":
         seeds, cycles = CPU_SEEDS, CPU_CYCLES
         settings = [(d, "raw", {}, BATCH) for d in CPU_DATASETS]
     else:  # the preset's own settings: their backbone, feature cache and b
-        seeds, cycles = ctx.preset.seeds, ctx.preset.n_cycles
+        seeds, cycles = run.preset.seeds, run.preset.n_cycles
         settings = []
-        for st in dict.fromkeys(ctx.preset.main):
-            base = ctx.dataset_params(st)
+        for st in dict.fromkeys(run.preset.main):
+            base = run.dataset_params(st)
             b = int(base.get("batch_size") or dataset_entry(st.dataset).batch_size)
             settings.append((st.dataset, st.backbone, base, b))
     trials: list[GridTrial] = []
@@ -150,7 +150,7 @@ def plan(ctx: Context) -> tuple[list[GridTrial], list[dict]]:
                         batch_size=trial.get("batch_size", b),
                         subsample=trial.get("subsample", 5000),
                         strategy_params={**params, **_jobs(row.strategy)},
-                        device=ctx.device,
+                        device=run.device,
                         label=f"{row.switch}@{profile}",
                     )
                     trials.append(GridTrial(spec, {**base, **ds_params}))
@@ -215,9 +215,9 @@ def summarize(df: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(lines)
 
 
-def _write(ctx: Context, table: pd.DataFrame, skipped: list[dict], pending: list[str]) -> list:
-    out = ctx.out_dir(ARTEFACT)
-    csv = out / f"divergences_{ctx.preset.name}.csv"
+def _write(run: ReproduceRun, table: pd.DataFrame, skipped: list[dict], pending: list[str]) -> list:
+    out = run.out_dir(ARTEFACT)
+    csv = out / f"divergences_{run.preset.name}.csv"
     table.to_csv(csv, index=False)
     measured = {r.switch for r in ROWS}
     absent = [
@@ -227,12 +227,12 @@ def _write(ctx: Context, table: pd.DataFrame, skipped: list[dict], pending: list
     ]
     absent += [{"switch": n, "dataset": "—", "reason": "not run yet"} for n in pending]
     described = dataclasses.replace(
-        ctx.preset,
+        run.preset,
         description="this artefact's own seeds, cycles and datasets, given below",
     )
-    cycles = CPU_CYCLES if ctx.preset.name == "cpu" else ctx.preset.n_cycles
-    seeds = CPU_SEEDS if ctx.preset.name == "cpu" else ctx.preset.seeds
-    datasets = ", ".join(CPU_DATASETS) if ctx.preset.name == "cpu" else "the preset's"
+    cycles = CPU_CYCLES if run.preset.name == "cpu" else run.preset.n_cycles
+    seeds = CPU_SEEDS if run.preset.name == "cpu" else run.preset.seeds
+    datasets = ", ".join(CPU_DATASETS) if run.preset.name == "cpu" else "the preset's"
     body = (
         f"Datasets: {datasets}; seeds {seeds[0]}–{seeds[-1]}; b = {BATCH}; {cycles} cycles. "
         "Each row switched alone: the strategy the row affects, published vs corrected value, "
@@ -246,7 +246,7 @@ def _write(ctx: Context, table: pd.DataFrame, skipped: list[dict], pending: list
         + df_to_markdown(pd.DataFrame(skipped + absent))
     )
     md = write_markdown(
-        out / f"divergences_{ctx.preset.name}.md",
+        out / f"divergences_{run.preset.name}.md",
         "Paper vs published code: the effect of each switch",
         body,
         described,
@@ -254,19 +254,19 @@ def _write(ctx: Context, table: pd.DataFrame, skipped: list[dict], pending: list
     return [csv, md]
 
 
-def build(ctx: Context) -> list:
+def build(run: ReproduceRun) -> list:
     """Run the rows one after the other, rewriting the table after each."""
-    trials, skipped = plan(ctx)
-    raw = ctx.out_dir(ARTEFACT) / f"results_{ctx.preset.name}.parquet"
-    if ctx.from_results:
+    trials, skipped = plan(run)
+    raw = run.out_dir(ARTEFACT) / f"results_{run.preset.name}.parquet"
+    if run.from_results:
         if not raw.exists():
             raise SystemExit(f"--from-results: {raw} does not exist; run without it first")
         table = summarize(pd.read_parquet(raw))
         planned = {t.spec.name.rsplit("@", 1)[0] for t in trials}
         done = set(table.switch) if len(table) else set()
         pending = [r.switch for r in ROWS if r.switch in planned - done]
-        return _write(ctx, table, skipped, pending)
-    run_dir = ctx.runs / ctx.preset.name / ARTEFACT
+        return _write(run, table, skipped, pending)
+    run_dir = run.runs / run.preset.name / ARTEFACT
     frames: list[pd.DataFrame] = []
     paths: list = []
     order = [r.switch for r in ROWS]
@@ -275,8 +275,8 @@ def build(ctx: Context) -> list:
         if not row_trials:
             continue
         t0 = time.perf_counter()
-        ctx.log(f"{ARTEFACT}: {name}: {len(row_trials)} trials → {run_dir}")
-        recs = run_grid(row_trials, run_dir, engine=ctx.engine, n_workers=ctx.workers)
+        run.log(f"{ARTEFACT}: {name}: {len(row_trials)} trials → {run_dir}")
+        recs = run_grid(row_trials, run_dir, engine=run.engine, n_workers=run.workers)
         failed = [r for r in recs if not r.get("ok")]
         if failed:
             raise SystemExit(f"{name}: {len(failed)} trial(s) failed: {failed[0].get('error')}")
@@ -284,8 +284,8 @@ def build(ctx: Context) -> list:
         df = pd.concat(frames, ignore_index=True)
         df.to_parquet(raw, index=False)
         planned = {t.spec.name.rsplit("@", 1)[0] for t in trials}
-        paths = _write(ctx, summarize(df), skipped, [n for n in order[i + 1 :] if n in planned])
-        ctx.log(f"{ARTEFACT}: {name} done in {time.perf_counter() - t0:.0f} s")
+        paths = _write(run, summarize(df), skipped, [n for n in order[i + 1 :] if n in planned])
+        run.log(f"{ARTEFACT}: {name} done in {time.perf_counter() - t0:.0f} s")
     return [raw, *paths]
 
 

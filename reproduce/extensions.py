@@ -24,7 +24,7 @@ import pandas as pd
 
 from refine.grid import GridTrial
 from refine.loop import TrialSpec
-from reproduce.common import Context, df_to_markdown, run_or_load
+from reproduce.common import ReproduceRun, df_to_markdown, run_or_load
 from reproduce.presets import Setting
 
 METRICS = ("accuracy", "balanced_accuracy")
@@ -62,23 +62,25 @@ class Variant:
     extra: dict = field(default_factory=dict)
 
 
-def preset_variants(table: dict[str, tuple[Variant, ...]], ctx: Context) -> tuple[Variant, ...]:
-    """The variants of ``ctx``'s preset (none for a preset the artefact does not define).
+def preset_variants(
+    table: dict[str, tuple[Variant, ...]], run: ReproduceRun
+) -> tuple[Variant, ...]:
+    """The variants of ``run``'s preset (none for a preset the artefact does not define).
 
     The cpu preset's cycles replace the variants' own, as for every other artefact.
     """
     from dataclasses import replace
 
-    vs = table.get(ctx.preset.name, ())
-    if ctx.preset.name == "cpu":
-        vs = tuple(replace(v, n_cycles=ctx.preset.n_cycles) for v in vs)
+    vs = table.get(run.preset.name, ())
+    if run.preset.name == "cpu":
+        vs = tuple(replace(v, n_cycles=run.preset.n_cycles) for v in vs)
     return vs
 
 
-def skip_note(ctx: Context, artefact: str, table: dict) -> list:
+def skip_note(run: ReproduceRun, artefact: str, table: dict) -> list:
     """Log that ``artefact`` defines no variants for this preset; nothing is written."""
-    ctx.log(
-        f"{artefact}: no variants for preset {ctx.preset.name!r} (defined for "
+    run.log(
+        f"{artefact}: no variants for preset {run.preset.name!r} (defined for "
         f"{', '.join(sorted(table))}); skipped"
     )
     return []
@@ -93,12 +95,12 @@ def available(names: tuple[str, ...]) -> tuple[str, ...]:
 
 
 def variant_trials(
-    ctx: Context, v: Variant, strategies: dict[str, tuple[str, dict]]
+    run: ReproduceRun, v: Variant, strategies: dict[str, tuple[str, dict]]
 ) -> list[GridTrial]:
     """Grid trials of one variant: every labelled strategy × seed of the preset."""
     # b is also passed as the dataset's own (a loader parameter), so that the data and the
     # trials agree on it
-    params = {**ctx.dataset_params(v.setting), "batch_size": v.batch_size}
+    params = {**run.dataset_params(v.setting), "batch_size": v.batch_size}
     return [
         GridTrial(
             TrialSpec(
@@ -110,18 +112,18 @@ def variant_trials(
                 batch_size=v.batch_size,
                 subsample=v.subsample,
                 strategy_params=dict(sparams),
-                device=ctx.device,
+                device=run.device,
                 label=None if label == spec else label,
             ),
             dict(params),
         )
         for label, (spec, sparams) in strategies.items()
-        for seed in ctx.preset.seeds
+        for seed in run.preset.seeds
     ]
 
 
 def run_variants(
-    ctx: Context,
+    run: ReproduceRun,
     artefact: str,
     variants: tuple[Variant, ...],
     strategies: dict[str, tuple[str, dict]],
@@ -132,8 +134,8 @@ def run_variants(
     """
     frames = []
     for v in variants:
-        trials = variant_trials(ctx, v, strategies)
-        df = run_or_load(ctx, artefact, f"{artefact}/{v.key}", trials, f"results_{v.key}")
+        trials = variant_trials(run, v, strategies)
+        df = run_or_load(run, artefact, f"{artefact}/{v.key}", trials, f"results_{v.key}")
         frames.append(df.assign(variant=v.title, **v.extra))
     return pd.concat(frames, ignore_index=True)
 

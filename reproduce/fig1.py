@@ -12,12 +12,12 @@ import numpy as np
 import pandas as pd
 
 from refine.plots import pool_trace_figure
-from reproduce.common import Context, df_to_markdown, save_figure, script_main, write_markdown
+from reproduce.common import ReproduceRun, df_to_markdown, save_figure, script_main, write_markdown
 from reproduce.grids import main_grid
 
 
-def build(ctx: Context) -> list:
-    df = main_grid(ctx, "fig1")
+def build(run: ReproduceRun) -> list:
+    df = main_grid(run, "fig1")
     runs = df[(df.strategy == "refine") & df.trace.astype(bool)]
     traces = [json.loads(t) for t in runs.trace]
     sizes = np.array([t["pool_sizes"] for t in traces], dtype=float)
@@ -30,18 +30,18 @@ def build(ctx: Context) -> list:
         df[df.strategy == "refine"],
         title="Fig. 1: (1) progressive filtering → (2) coverage selection of the batch",
     )
-    out = ctx.out_dir("fig1")
-    paths = save_figure(fig, out / f"fig1_{ctx.preset.name}")
+    out = run.out_dir("fig1")
+    paths = save_figure(fig, out / f"fig1_{run.preset.name}")
     table = pd.DataFrame({"round": rounds, "pool size (mean)": sizes.mean(0)})
     for k, s in enumerate(strategies):
         table[f"{s} (excl.)"] = [
             f"{mean_c[r, k]:.1f} ({mean_e[r, k]:.1f})" for r in range(len(rounds))
         ]
     md = write_markdown(
-        out / f"fig1_{ctx.preset.name}.md",
+        out / f"fig1_{run.preset.name}.md",
         "Fig. 1: pool trace of Refine",
         f"Mean over {len(traces)} Refine queries.\n\n" + df_to_markdown(table, "{:.1f}"),
-        ctx.preset,
+        run.preset,
     )
     return [*paths, md]
 

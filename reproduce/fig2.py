@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from refine.plots import win_rate_figure
 from refine.stats import win_rate_intervals
-from reproduce.common import Context, df_to_markdown, save_figure, script_main, write_markdown
+from reproduce.common import ReproduceRun, df_to_markdown, save_figure, script_main, write_markdown
 from reproduce.grids import main_grid
 from reproduce.paper_values import HEADLINE_WIN_RATES
 from reproduce.presets import SINGLE_STRATEGIES
@@ -12,15 +12,15 @@ from reproduce.presets import SINGLE_STRATEGIES
 ORDER = ["refine", *SINGLE_STRATEGIES]
 
 
-def build(ctx: Context) -> list:
-    df = main_grid(ctx, "fig2")
-    out = ctx.out_dir("fig2")
+def build(run: ReproduceRun) -> list:
+    df = main_grid(run, "fig2")
+    out = run.out_dir("fig2")
     fig, mat = win_rate_figure(df, ORDER, "Fig. 2: win rate (%) of row over column")
-    paths = save_figure(fig, out / f"fig2_{ctx.preset.name}")
-    mat.to_csv(out / f"win_rates_{ctx.preset.name}.csv")
+    paths = save_figure(fig, out / f"fig2_{run.preset.name}")
+    mat.to_csv(out / f"win_rates_{run.preset.name}.csv")
     # 95 % intervals of every pair (Wilson over the compared trials; refine.stats)
     ci = win_rate_intervals(df[df.strategy.isin(mat.index)], None, list(mat.index), method="wilson")
-    ci.to_csv(out / f"win_rate_intervals_{ctx.preset.name}.csv", index=False)
+    ci.to_csv(out / f"win_rate_intervals_{run.preset.name}.csv", index=False)
     ci = ci[ci.strategy == "refine"].set_index("versus")
     rows = [
         {
@@ -37,10 +37,10 @@ def build(ctx: Context) -> list:
     import pandas as pd
 
     md = write_markdown(
-        out / f"fig2_{ctx.preset.name}.md",
+        out / f"fig2_{run.preset.name}.md",
         "Fig. 2: Refine's win rates",
         df_to_markdown(pd.DataFrame(rows), "{:.0f}"),
-        ctx.preset,
+        run.preset,
     )
     return [*paths, md]
 

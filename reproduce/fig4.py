@@ -13,7 +13,7 @@ import pandas as pd
 from refine.plots import win_rate_figure
 from refine.stats import win_rate_intervals
 from reproduce.common import (
-    Context,
+    ReproduceRun,
     df_to_markdown,
     run_or_load,
     save_figure,
@@ -32,32 +32,32 @@ ORDER = ["refine", *ENSEMBLES, *AUTOAL]
 AUTOAL_CLAIM = {("refine", "autoal"): 0.97}
 
 
-def autoal_grid(ctx: Context) -> pd.DataFrame:
+def autoal_grid(run: ReproduceRun) -> pd.DataFrame:
     """Both AutoAL variants on the main settings (their own raw table beside the ensembles')."""
-    raw = ctx.out_dir("fig4") / f"results_autoal_{ctx.preset.name}.parquet"
-    if ctx.from_results and not raw.exists():
+    raw = run.out_dir("fig4") / f"results_autoal_{run.preset.name}.parquet"
+    if run.from_results and not raw.exists():
         return pd.DataFrame()
     strategies = {s: (s, {}) for s in AUTOAL}
-    trials = trials_for(ctx, ctx.preset.main, strategies)
-    return run_or_load(ctx, "fig4", "main", trials, "results_autoal")
+    trials = trials_for(run, run.preset.main, strategies)
+    return run_or_load(run, "fig4", "main", trials, "results_autoal")
 
 
-def build(ctx: Context) -> list:
-    df = ensemble_grid(ctx, "fig4")
-    autoal = autoal_grid(ctx)
+def build(run: ReproduceRun) -> list:
+    df = ensemble_grid(run, "fig4")
+    autoal = autoal_grid(run)
     if len(autoal):
         df = pd.concat([df, autoal], ignore_index=True)
     df = df[df.strategy.isin(ORDER + ["random"])]
-    out = ctx.out_dir("fig4")
+    out = run.out_dir("fig4")
     order = [s for s in ORDER if s in set(df.strategy)]
     fig, mat = win_rate_figure(
         df[df.strategy.isin(order)], order, "Fig. 4: win rate (%) of row over column"
     )
-    paths = save_figure(fig, out / f"fig4_{ctx.preset.name}")
-    mat.to_csv(out / f"win_rates_{ctx.preset.name}.csv")
+    paths = save_figure(fig, out / f"fig4_{run.preset.name}")
+    mat.to_csv(out / f"win_rates_{run.preset.name}.csv")
     # 95 % intervals of every pair (Wilson over the compared trials; refine.stats)
     ci = win_rate_intervals(df[df.strategy.isin(mat.index)], None, list(mat.index), method="wilson")
-    ci.to_csv(out / f"win_rate_intervals_{ctx.preset.name}.csv", index=False)
+    ci.to_csv(out / f"win_rate_intervals_{run.preset.name}.csv", index=False)
     ci = ci[ci.strategy == "refine"].set_index("versus")
     rows = [
         {
@@ -73,10 +73,10 @@ def build(ctx: Context) -> list:
         if j in mat.columns
     ]
     md = write_markdown(
-        out / f"fig4_{ctx.preset.name}.md",
+        out / f"fig4_{run.preset.name}.md",
         "Fig. 4: Refine vs ensemble methods",
         df_to_markdown(pd.DataFrame(rows), "{:.0f}"),
-        ctx.preset,
+        run.preset,
     )
     return [*paths, md]
 

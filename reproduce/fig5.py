@@ -14,14 +14,14 @@ import pandas as pd
 from refine.metrics import summary_table
 from refine.plots import gain_bars_figure, learning_curves_figure
 from refine.stats import relative_gain_interval
-from reproduce.common import Context, df_to_markdown, save_figure, script_main, write_markdown
+from reproduce.common import ReproduceRun, df_to_markdown, save_figure, script_main, write_markdown
 from reproduce.grids import filtered_grid
 from reproduce.presets import FIG5_STRATEGIES
 
 
-def build(ctx: Context) -> list:
-    df = filtered_grid(ctx, "fig5", ("random", *FIG5_STRATEGIES), ctx.preset.fig5, grid="fig5")
-    out = ctx.out_dir("fig5")
+def build(run: ReproduceRun) -> list:
+    df = filtered_grid(run, "fig5", ("random", *FIG5_STRATEGIES), run.preset.fig5, grid="fig5")
+    out = run.out_dir("fig5")
     s = summary_table(df)
     rng = np.random.default_rng(0)  # the bootstrap's only randomness: intervals reproducible
     rows = []
@@ -46,19 +46,19 @@ def build(ctx: Context) -> list:
                 )
     table = pd.DataFrame(rows)
     fig = gain_bars_figure(table, "Fig. 5(a): strategy on the filtered vs the unfiltered pool")
-    paths = save_figure(fig, out / f"fig5a_{ctx.preset.name}")
+    paths = save_figure(fig, out / f"fig5a_{run.preset.name}")
     sub = df[df.strategy.isin(["random", "alfamix", "alfamix+filter", "bait", "bait+filter"])]
-    if ctx.preset.paper_panels:
+    if run.preset.paper_panels:
         sub = sub[sub.backbone == "dinov3"]
     paths += save_figure(
         learning_curves_figure(sub, False, "Fig. 5(b): ALFA-Mix and BAIT"),
-        out / f"fig5b_{ctx.preset.name}",
+        out / f"fig5b_{run.preset.name}",
     )
     md = write_markdown(
-        out / f"fig5_{ctx.preset.name}.md",
+        out / f"fig5_{run.preset.name}.md",
         "Fig. 5(a): gains from filtering",
         df_to_markdown(table, "{:.3f}"),
-        ctx.preset,
+        run.preset,
     )
     return [*paths, md]
 

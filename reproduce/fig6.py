@@ -4,14 +4,14 @@ against Margin, TypiClust and Random on the unfiltered pool (R = 5, α = 0.4, m 
 from __future__ import annotations
 
 from refine.plots import learning_curves_figure
-from reproduce.common import Context, run_or_load, save_figure, script_main, trials_for
+from reproduce.common import ReproduceRun, run_or_load, save_figure, script_main, trials_for
 
 ENSEMBLE = ["margin", "typiclust"]
 
 
-def trials(ctx: Context) -> list:
+def trials(run: ReproduceRun) -> list:
     """Margin, TypiClust and Random on U; Random and UHerding on the {Margin, TypiClust} pool."""
-    fparams = {**ctx.preset.refine_params, "strategies": ENSEMBLE}
+    fparams = {**run.preset.refine_params, "strategies": ENSEMBLE}
     strategies = {
         "random": ("random", {}),
         "margin": ("margin", {}),
@@ -19,13 +19,13 @@ def trials(ctx: Context) -> list:
         "random+filter": ("filtered:random", fparams),
         "uherding+filter": ("filtered:uherding", fparams),
     }
-    return trials_for(ctx, ctx.preset.fig6, strategies)
+    return trials_for(run, run.preset.fig6, strategies)
 
 
-def build(ctx: Context) -> list:
-    df = run_or_load(ctx, "fig6", "fig6", trials(ctx))
+def build(run: ReproduceRun) -> list:
+    df = run_or_load(run, "fig6", "fig6", trials(run))
     fig = learning_curves_figure(df, False, "Fig. 6: filtering with {Margin, TypiClust} only")
-    return save_figure(fig, ctx.out_dir("fig6") / f"fig6_{ctx.preset.name}")
+    return save_figure(fig, run.out_dir("fig6") / f"fig6_{run.preset.name}")
 
 
 if __name__ == "__main__":

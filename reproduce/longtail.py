@@ -14,7 +14,7 @@ per-class recalls) is reported where the loop records it in the results.
 
 from __future__ import annotations
 
-from reproduce.common import Context, save_figure, script_main, write_markdown
+from reproduce.common import ReproduceRun, save_figure, script_main, write_markdown
 from reproduce.extensions import (
     Variant,
     available,
@@ -59,26 +59,26 @@ VARIANTS = {
 }
 
 
-def variants(ctx: Context) -> tuple[Variant, ...]:
-    return preset_variants(VARIANTS, ctx)
+def variants(run: ReproduceRun) -> tuple[Variant, ...]:
+    return preset_variants(VARIANTS, run)
 
 
-def strategies(ctx: Context) -> dict[str, tuple[str, dict]]:
+def strategies(run: ReproduceRun) -> dict[str, tuple[str, dict]]:
     out = {s: (s, {}) for s in available(STRATEGIES)}
-    out["refine"] = ("refine", dict(ctx.preset.refine_params))
+    out["refine"] = ("refine", dict(run.preset.refine_params))
     return out
 
 
-def build(ctx: Context) -> list:
-    if not variants(ctx):
-        return skip_note(ctx, "longtail", VARIANTS)
-    df = run_variants(ctx, "longtail", variants(ctx), strategies(ctx))
-    out = ctx.out_dir("longtail")
+def build(run: ReproduceRun) -> list:
+    if not variants(run):
+        return skip_note(run, "longtail", VARIANTS)
+    df = run_variants(run, "longtail", variants(run), strategies(run))
+    out = run.out_dir("longtail")
     ms = metrics_of(df)
     s = summary(df)
     p = paired_differences(df, "refine")
-    s.to_csv(out / f"longtail_{ctx.preset.name}.csv", index=False)
-    p.to_csv(out / f"longtail_paired_{ctx.preset.name}.csv", index=False)
+    s.to_csv(out / f"longtail_{run.preset.name}.csv", index=False)
+    p.to_csv(out / f"longtail_paired_{run.preset.name}.csv", index=False)
     notes = []
     if "balanced_accuracy" not in ms:
         notes.append(
@@ -94,10 +94,10 @@ def build(ctx: Context) -> list:
         f"{paired_markdown(p, ms, 'refine')}\n\n" + "\n\n".join(notes)
     )
     md = write_markdown(
-        out / f"longtail_{ctx.preset.name}.md", "Long-tailed pools", body, ctx.preset
+        out / f"longtail_{run.preset.name}.md", "Long-tailed pools", body, run.preset
     )
     fig = curves_by_variant(df, "Long-tailed pools: learning curves")
-    return [*save_figure(fig, out / f"longtail_{ctx.preset.name}"), md]
+    return [*save_figure(fig, out / f"longtail_{run.preset.name}"), md]
 
 
 if __name__ == "__main__":

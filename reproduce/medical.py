@@ -14,7 +14,7 @@ the published noisy-features option), b = 10, a subsample of 1000.
 
 from __future__ import annotations
 
-from reproduce.common import Context, save_figure, script_main, write_markdown
+from reproduce.common import ReproduceRun, save_figure, script_main, write_markdown
 from reproduce.extensions import (
     Variant,
     available,
@@ -49,38 +49,38 @@ VARIANTS = {
 }
 
 
-def variants(ctx: Context) -> tuple[Variant, ...]:
-    return preset_variants(VARIANTS, ctx)
+def variants(run: ReproduceRun) -> tuple[Variant, ...]:
+    return preset_variants(VARIANTS, run)
 
 
-def build(ctx: Context) -> list:
-    if not variants(ctx):
-        return skip_note(ctx, "medical", VARIANTS)
+def build(run: ReproduceRun) -> list:
+    if not variants(run):
+        return skip_note(run, "medical", VARIANTS)
     strategies = {s: (s, {}) for s in available(STRATEGIES)}
-    strategies["refine"] = ("refine", dict(ctx.preset.refine_params))
-    df = run_variants(ctx, "medical", variants(ctx), strategies)
-    out = ctx.out_dir("medical")
+    strategies["refine"] = ("refine", dict(run.preset.refine_params))
+    df = run_variants(run, "medical", variants(run), strategies)
+    out = run.out_dir("medical")
     ms = metrics_of(df)
     s = summary(df)
     p = paired_differences(df, "refine")
-    s.to_csv(out / f"medical_{ctx.preset.name}.csv", index=False)
-    p.to_csv(out / f"medical_paired_{ctx.preset.name}.csv", index=False)
+    s.to_csv(out / f"medical_{run.preset.name}.csv", index=False)
+    p.to_csv(out / f"medical_paired_{run.preset.name}.csv", index=False)
     body = (
         "## AULC per strategy (mean ± 95 % t-interval over seeds)\n\n"
         f"{summary_markdown(s, ms)}\n\n"
         "## Refine minus each strategy (paired over seeds, percentage points)\n\n"
         f"{paired_markdown(p, ms, 'refine')}\n"
     )
-    if ctx.preset.name == "cpu":
+    if run.preset.name == "cpu":
         body += (
             "\nThe cpu preset's stand-in is digits with noisy features, not MedMNIST; it checks "
             "the pipeline, not the paper's medical-domain numbers.\n"
         )
     md = write_markdown(
-        out / f"medical_{ctx.preset.name}.md", "Medical-domain datasets", body, ctx.preset
+        out / f"medical_{run.preset.name}.md", "Medical-domain datasets", body, run.preset
     )
     fig = curves_by_variant(df, "Medical domain: learning curves")
-    return [*save_figure(fig, out / f"medical_{ctx.preset.name}"), md]
+    return [*save_figure(fig, out / f"medical_{run.preset.name}"), md]
 
 
 if __name__ == "__main__":

@@ -1,20 +1,28 @@
 """Presets of the reproduction: ``paper`` (the full protocol, GPU + data), ``rehearsal`` (the paper
-preset's code path on generated data) and ``cpu`` (digits).
+preset's code path on generated data), ``cpu`` (the quick check on digits) and ``cpu-claims``
+(digits and a synthetic pool, with the power to decide the paper's qualitative claims).
 
-``paper`` follows the paper's protocol (docs/protocol.md §3) and its Sec. 5 settings: six image datasets × three backbones on frozen features from
-the feature cache (``refine extract`` first), 10 seeds, 20 cycles, the published Refine defaults.
+``paper`` follows the paper's protocol (docs/protocol.md §3) and its Sec. 5 settings: six image
+datasets × three backbones on frozen features from the feature cache (``refine extract`` first),
+10 seeds, 20 cycles, the ``published`` fidelity profile (:mod:`refine.profiles`).
 ``rehearsal`` is a dress rehearsal of ``paper``: the same dataset and backbone names, the same
 feature-cache and grid code, every artefact, but on tiny datasets generated in the real formats
 (:mod:`reproduce.rehearsal_data`) and extracted with random-weight backbones of the real
 architectures, with 2 seeds and 1 cycle, so that CI catches any plumbing fault of the first real
-run; numbers from ``rehearsal`` mean nothing at all. ``cpu`` runs the same code path on scikit-learn's embedded digits dataset with the paper's 10
-seeds and 20 cycles, plus a synthetic pool shaped like the paper's hard settings where digits
+run; numbers from ``rehearsal`` mean nothing at all.
+
+``cpu`` (the default, and the preset of the committed ``*_cpu`` outputs) runs the same code path
+on scikit-learn's embedded digits dataset only: seeds 1–3, 10 cycles, every grid on digits
+(Table 2 with the paper's six levels per parameter), no fidelity profile; minutes on two cores,
+a pipeline check whose seed-to-seed noise is larger than most effects. ``cpu-claims`` gives the
+claims ledger (``python -m reproduce claims --preset cpu-claims``) its power: the paper's 10 seeds
+and 20 cycles on digits, plus a synthetic pool shaped like the paper's hard settings where digits
 cannot speak (:data:`SYNTHETIC_SHAPES`: 20 classes with b = K, class imbalance, near-duplicate
 and outlying pool instances) in the main grid (Figs. 2–4) and in Fig. 8 (outliers are what
-Coreset picks). To fit two cores, Table 2 runs three levels of each parameter (low, the centre
-R = 5, α = 0.4, m = 5 shared by the three sub-tables, high) instead of six. Numbers from ``cpu``
-check the pipeline and the qualitative claims (``python -m reproduce claims``), not the paper's
-values.
+Coreset picks); to fit two cores, its Table 2 runs three levels of each parameter (low, the
+centre R = 5, α = 0.4, m = 5 shared by the three sub-tables, high) instead of six. Numbers from
+``cpu`` check the pipeline, those from ``cpu-claims`` the qualitative claims; neither gives the
+paper's values.
 """
 
 from __future__ import annotations
@@ -82,7 +90,7 @@ class Preset:
     feature_params: tuple = ()
     #: ``python -m theory report --quick`` instead of the full simulations.
     theory_quick: bool = False
-    #: Module whose ``prepare(ctx)`` makes the preset's data and features before any artefact.
+    #: Module whose ``prepare(run)`` makes the preset's data and features before any artefact.
     prepare: str | None = None
     #: Table 2 levels per sub-table ("a": R, "b": α, "c": m); None: the paper's six of each.
     table2_levels: dict | None = None

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from reproduce.common import (
-    Context,
+    ReproduceRun,
     df_to_markdown,
     save_figure,
     script_main,
@@ -46,8 +46,8 @@ CHECKPOINTS = {"paper": (500, 1000, 1500, 2000, 2500), "cpu": (50, 100, 150, 200
 STRATEGIES = {"random": ("random", {})}
 
 
-def variants(ctx: Context) -> tuple[Variant, ...]:
-    name = ctx.preset.name
+def variants(run: ReproduceRun) -> tuple[Variant, ...]:
+    name = run.preset.name
     if name not in SIZES:
         return ()
     return tuple(
@@ -88,21 +88,21 @@ def at_labels(df: pd.DataFrame, checkpoints: tuple[int, ...]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def build(ctx: Context) -> list:
-    if not variants(ctx):
-        return skip_note(ctx, "query_size", SIZES)
-    df = run_variants(ctx, "query_size", variants(ctx), STRATEGIES)
-    out = ctx.out_dir("query_size")
-    table = at_labels(df, CHECKPOINTS[ctx.preset.name])
-    table.to_csv(out / f"query_size_{ctx.preset.name}.csv", index=False)
+def build(run: ReproduceRun) -> list:
+    if not variants(run):
+        return skip_note(run, "query_size", SIZES)
+    df = run_variants(run, "query_size", variants(run), STRATEGIES)
+    out = run.out_dir("query_size")
+    table = at_labels(df, CHECKPOINTS[run.preset.name])
+    table.to_csv(out / f"query_size_{run.preset.name}.csv", index=False)
     body = (
         "Accuracy (%) at common label counts, mean ± 95 % t-interval over seeds.\n\n"
         f"{df_to_markdown(table)}\n"
     )
-    md = write_markdown(out / f"query_size_{ctx.preset.name}.md", "Query size", body, ctx.preset)
+    md = write_markdown(out / f"query_size_{run.preset.name}.md", "Query size", body, run.preset)
     sized = df.assign(size=df.variant, variant="random sampling")
     fig = curves_by_variant(sized, "Query size: random sampling", hue="size")
-    return [*save_figure(fig, out / f"query_size_{ctx.preset.name}"), md]
+    return [*save_figure(fig, out / f"query_size_{run.preset.name}"), md]
 
 
 if __name__ == "__main__":

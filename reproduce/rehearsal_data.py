@@ -320,7 +320,7 @@ def extract_args(st, data_dir: Path, features_dir: str, device: str, weights: di
     return [*args, "--quiet"]
 
 
-def prepare(ctx) -> None:
+def prepare(run) -> None:
     """Generate the data and run ``refine extract`` for every setting of the preset.
 
     Extraction goes through the ``refine`` command line itself (in this process), so the
@@ -333,18 +333,18 @@ def prepare(ctx) -> None:
 
     from refine.cli import app
 
-    if ctx.data_dir is None:
-        raise DataError("the rehearsal needs a data folder (Context.data_dir)")
+    if run.data_dir is None:
+        raise DataError("the rehearsal needs a data folder (ReproduceRun.data_dir)")
     datasets.disable_progress_bars()  # one bar per split and file of every tiny data set
     t0 = time.perf_counter()
-    paths = generate(ctx.data_dir)
-    ctx.weights.setdefault("eat", str(paths["eat"]))
-    ctx.log(f"rehearsal data in {ctx.data_dir} ({time.perf_counter() - t0:.0f} s)")
+    paths = generate(run.data_dir)
+    run.weights.setdefault("eat", str(paths["eat"]))
+    run.log(f"rehearsal data in {run.data_dir} ({time.perf_counter() - t0:.0f} s)")
     command = get_command(app)
-    for st in preset_settings(ctx.preset):
-        args = extract_args(st, paths[st.dataset], ctx.features_dir, ctx.device, ctx.weights)
+    for st in preset_settings(run.preset):
+        args = extract_args(st, paths[st.dataset], run.features_dir, run.device, run.weights)
         t0 = time.perf_counter()
         code = command.main(args, prog_name="refine", standalone_mode=False)
         if code:
             raise DataError(f"rehearsal: `refine {' '.join(args)}` failed (exit status {code})")
-        ctx.log(f"  refine {' '.join(args)}  ({time.perf_counter() - t0:.1f} s)")
+        run.log(f"  refine {' '.join(args)}  ({time.perf_counter() - t0:.1f} s)")

@@ -11,17 +11,17 @@ import pandas as pd
 
 from refine.datasets import dataset_entry
 from refine.trial_data import load_trial_dataset
-from reproduce.common import Context, df_to_markdown, script_main, write_markdown
+from reproduce.common import ReproduceRun, df_to_markdown, script_main, write_markdown
 
 
-def build(ctx: Context) -> list:
+def build(run: ReproduceRun) -> list:
     seen, checked, rows = set(), set(), []
-    p = ctx.preset
+    p = run.preset
     for st in p.main + p.table2 + p.fig5 + p.fig6 + p.fig8:
         if (st.dataset, st.backbone) in checked:
             continue
         checked.add((st.dataset, st.backbone))
-        data = load_trial_dataset(st.dataset, **ctx.dataset_params(st))
+        data = load_trial_dataset(st.dataset, **run.dataset_params(st))
         if st.dataset in seen:
             continue
         seen.add(st.dataset)
@@ -29,12 +29,12 @@ def build(ctx: Context) -> list:
         row["description"] = dataset_entry(st.dataset).description
         rows.append(row)
     table = pd.DataFrame(rows)
-    out = ctx.out_dir("table1")
-    table.to_csv(out / f"table1_{ctx.preset.name}.csv", index=False)
+    out = run.out_dir("table1")
+    table.to_csv(out / f"table1_{run.preset.name}.csv", index=False)
     md = write_markdown(
-        out / f"table1_{ctx.preset.name}.md", "Table 1: datasets", df_to_markdown(table), ctx.preset
+        out / f"table1_{run.preset.name}.md", "Table 1: datasets", df_to_markdown(table), run.preset
     )
-    return [md, out / f"table1_{ctx.preset.name}.csv"]
+    return [md, out / f"table1_{run.preset.name}.csv"]
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ from refine.errors import DataError
 from refine.metrics import summary_table
 from refine.stats import page_trend, paired_aulc, relative_gain_interval
 from reproduce.common import (
-    Context,
+    ReproduceRun,
     df_to_markdown,
     run_or_load,
     script_main,
@@ -54,12 +54,12 @@ def configs(preset=None) -> dict[tuple[str, object], dict]:
     return out
 
 
-def trials(ctx: Context) -> list:
+def trials(run: ReproduceRun) -> list:
     """The grid of Table 2: Random and ``filtered:random`` at every configuration of the preset."""
     strategies = {"random": ("random", {})}
-    for p in configs(ctx.preset).values():
-        strategies[label(p)] = ("filtered:random", {**p, **ctx.preset.refine_params})
-    return trials_for(ctx, ctx.preset.table2, strategies)
+    for p in configs(run.preset).values():
+        strategies[label(p)] = ("filtered:random", {**p, **run.preset.refine_params})
+    return trials_for(run, run.preset.table2, strategies)
 
 
 def seed_gains(df: pd.DataFrame, sub: str, preset) -> dict:
@@ -79,15 +79,15 @@ def seed_gains(df: pd.DataFrame, sub: str, preset) -> dict:
     return out
 
 
-def build(ctx: Context) -> list:
-    cfgs = configs(ctx.preset)
-    df = run_or_load(ctx, "table2", "table2", trials(ctx))
+def build(run: ReproduceRun) -> list:
+    cfgs = configs(run.preset)
+    df = run_or_load(run, "table2", "table2", trials(run))
     summary = summary_table(df)
-    out = ctx.out_dir("table2")
+    out = run.out_dir("table2")
     rng = np.random.default_rng(0)  # the bootstrap's only randomness: intervals reproducible
     rows = []
     for (sub, v), p in cfgs.items():
-        for st in ctx.preset.table2:
+        for st in run.preset.table2:
             s = summary[
                 (summary.dataset == st.dataset)
                 & (summary.backbone == st.backbone)
@@ -115,7 +115,7 @@ def build(ctx: Context) -> list:
             row["ours − paper"] = ours - TABLE2[sub][ref_key][i] if known else float("nan")
             rows.append(row)
     table = pd.DataFrame(rows)
-    table.to_csv(out / f"table2_{ctx.preset.name}.csv", index=False)
+    table.to_csv(out / f"table2_{run.preset.name}.csv", index=False)
     body = []
     for sub, spec in TABLE2.items():
         cols = [
@@ -131,7 +131,7 @@ def build(ctx: Context) -> list:
         t[spec["param"]] = t[spec["param"]].map(lambda v: f"{v:g}")
         fixed = ", ".join(f"{k}={v}" for k, v in TABLE2_FIXED[sub].items())
         trend = []
-        for (ds, bb), g in seed_gains(df, sub, ctx.preset).items():
+        for (ds, bb), g in seed_gains(df, sub, run.preset).items():
             if len(g) >= 2:
                 stat, pval = page_trend(g)
                 trend.append(f"{ds}/{bb}: L = {stat:.0f}, p = {pval:.3g} ({len(g)} seeds)")
@@ -145,19 +145,19 @@ def build(ctx: Context) -> list:
             f"## Table 2({sub}): varying {spec['param']} ({fixed})\n\n{df_to_markdown(t)}\n\n"
             f"{trend_text}\n"
         )
-    if ctx.preset.name == "cpu":
+    if run.preset.name == "cpu":
         body.append(
             "The cpu preset runs digits, so 'ours − paper' is empty: the paper's CIFAR-10 and "
             "Snacks values are shown for orientation only. The qualitative claim to check is that "
             "every filtered configuration beats random sampling from U (gain > 0)."
         )
     md = write_markdown(
-        out / f"table2_{ctx.preset.name}.md",
+        out / f"table2_{run.preset.name}.md",
         "Table 2: random sampling from the filtered pool",
         "\n".join(body),
-        ctx.preset,
+        run.preset,
     )
-    return [md, out / f"table2_{ctx.preset.name}.csv"]
+    return [md, out / f"table2_{run.preset.name}.csv"]
 
 
 if __name__ == "__main__":

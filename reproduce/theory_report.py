@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from reproduce.common import Context, script_main
+from reproduce.common import ReproduceRun, script_main
 
 
-def build(ctx: Context) -> list:
+def build(run: ReproduceRun) -> list:
     from theory.report import build_report
 
-    out = ctx.figures / "theory"
-    numbers = build_report(out, quick=ctx.preset.theory_quick, seed=0)
-    ctx.log(
+    out = run.figures / "theory"
+    numbers = build_report(out, quick=run.preset.theory_quick, seed=0)
+    run.log(
         f"theory: {numbers['n_checks'] - len(numbers['checks_failed'])}/{numbers['n_checks']} checks pass"
     )
     return [out / "report.md"]

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from reproduce import claims, table2
-from reproduce.common import Context
+from reproduce.common import ReproduceRun
 from reproduce.presets import FIG5_STRATEGIES, SINGLE_STRATEGIES, get_preset
 
 
@@ -52,7 +52,7 @@ def fake(offsets: dict, datasets=("digits",), seeds=range(1, 11), n_cycles=20, n
 @pytest.fixture(scope="module")
 def table(tmp_path_factory):
     preset = get_preset("cpu-claims")
-    ctx = Context(preset=preset, figures=tmp_path_factory.mktemp("fig"), quiet=True)
+    run = ReproduceRun(preset=preset, figures=tmp_path_factory.mktemp("fig"), quiet=True)
     cfgs = table2.configs(preset)
     t2 = {"random": 0.0}
     gain = {("a", 1): 0.010, ("a", 9): 0.032, ("b", 0.1): 0.010, ("b", 0.9): 0.030}
@@ -74,7 +74,7 @@ def table(tmp_path_factory):
         "table2": fake(t2),
         "fig5": fake(fig5),
     }
-    return claims.ledger(ctx, grids).set_index("id")
+    return claims.ledger(run, grids).set_index("id")
 
 
 def test_ledger_rows_follow_the_constructed_truth(table):
@@ -100,7 +100,7 @@ def test_ledger_rows_follow_the_constructed_truth(table):
 
 
 def test_ledger_markdown_carries_the_rule_and_the_closing_note(table):
-    ctx = Context(preset=get_preset("cpu-claims"), quiet=True)
-    md = claims._markdown(table.reset_index(), ctx, partial=False)
+    run = ReproduceRun(preset=get_preset("cpu-claims"), quiet=True)
+    md = claims._markdown(table.reset_index(), run, partial=False)
     assert md.startswith(claims.VERDICT_RULE)
     assert "## Closing note" in md and "Inconclusive at this power: T2c-1" in md

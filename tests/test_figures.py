@@ -109,8 +109,8 @@ def test_reproduce_figures_read_cleanly(artefact, tmp_path, monkeypatch):
         raise AssertionError("--from-results must not run trials")
 
     monkeypatch.setattr(common, "run_grid", no_trials)
-    ctx = common.Context(get_preset("cpu"), from_results=True, figures=tmp_path, quiet=True)
-    importlib.import_module(f"reproduce.{artefact}").build(ctx)
+    run = common.ReproduceRun(get_preset("cpu"), from_results=True, figures=tmp_path, quiet=True)
+    importlib.import_module(f"reproduce.{artefact}").build(run)
     assert captured
     for stem, fig in captured.items():
         assert figure_problems(fig) == [], stem

@@ -443,11 +443,11 @@ def test_paired_interval_by_hand():
 
 def test_divergence_rows_switch_exactly_one_row():
     """Both sides of a row run the same strategy, seeds and data and differ in that row only."""
-    from reproduce.common import Context
+    from reproduce.common import ReproduceRun
     from reproduce.divergences import ROWS, plan
     from reproduce.presets import get_preset
 
-    trials, _ = plan(Context(get_preset("cpu")))
+    trials, _ = plan(ReproduceRun(get_preset("cpu")))
     by = {}
     for t in trials:
         row, side = t.spec.name.rsplit("@", 1)
@@ -467,3 +467,22 @@ def test_divergence_rows_switch_exactly_one_row():
             assert differing == {s.parameter}
         else:
             assert differing == set() and pub.dataset_params != cor.dataset_params
+
+
+def test_divergences_measure_the_90_percent_pool_on_both_cpu_datasets():
+    """The pool_fraction row runs (Random, 10 paired seeds) on digits and synthetic, not skipped."""
+    from reproduce.common import ReproduceRun
+    from reproduce.divergences import CPU_DATASETS, plan
+    from reproduce.presets import get_preset
+
+    trials, skipped = plan(ReproduceRun(get_preset("cpu")))
+    assert not [s for s in skipped if s["switch"] == "pool_fraction"], skipped
+    rows = [t for t in trials if t.spec.name.startswith("pool_fraction@")]
+    for dataset in CPU_DATASETS:
+        mine = [t for t in rows if t.spec.dataset == dataset]
+        assert {t.spec.strategy for t in mine} == {"random"}
+        pub = sorted(t.spec.seed for t in mine if t.spec.name.endswith("@published"))
+        cor = sorted(t.spec.seed for t in mine if t.spec.name.endswith("@corrected"))
+        assert pub == cor and len(pub) >= 10
+        fractions = {t.spec.name.rsplit("@", 1)[1]: t.dataset_params["pool_fraction"] for t in mine}
+        assert fractions == {"published": 0.9, "corrected": 1.0}

@@ -13,7 +13,7 @@ import pytest
 
 from reproduce import bad_apples, longtail, medical, query_size
 from reproduce.__main__ import ARTEFACTS
-from reproduce.common import Context
+from reproduce.common import ReproduceRun
 from reproduce.extensions import (
     available,
     paired_differences,
@@ -76,8 +76,8 @@ def test_accuracy_at_common_label_counts():
 
 
 def test_strategy_sets_follow_the_published_scripts():
-    ctx = Context(get_preset("cpu"))
-    names = set(longtail.strategies(ctx))
+    run = ReproduceRun(get_preset("cpu"))
+    names = set(longtail.strategies(run))
     assert {"random", "selectal", "tcm", "tailor", "refine", "uherding"} <= names
     from refine.strategies import available_strategies
 
@@ -92,7 +92,9 @@ def test_strategy_sets_follow_the_published_scripts():
     )
     paper = [v.extra["imbalance_ratio"] for v in longtail.VARIANTS["paper"]]
     assert sorted(paper) == [10, 10, 50, 50]
-    sizes = [(v.batch_size, v.n_cycles) for v in query_size.variants(Context(get_preset("paper")))]
+    sizes = [
+        (v.batch_size, v.n_cycles) for v in query_size.variants(ReproduceRun(get_preset("paper")))
+    ]
     assert sizes == [(10, 250), (25, 100), (50, 50), (100, 25)]
     assert {v.setting.dataset for v in medical.VARIANTS["paper"]} == {"bloodmnist", "dermamnist"}
 
@@ -113,7 +115,7 @@ def test_committed_cpu_outputs_regenerate_from_raw_results(tmp_path, module):
     (tmp_path / artefact).mkdir()
     for r in raws:
         shutil.copy(r, tmp_path / artefact / r.name)
-    module.build(Context(get_preset("cpu"), from_results=True, figures=tmp_path, quiet=True))
+    module.build(ReproduceRun(get_preset("cpu"), from_results=True, figures=tmp_path, quiet=True))
     for name in (f"{artefact}_cpu.md", f"{artefact}_cpu.csv"):
         assert (tmp_path / artefact / name).read_text() == (src / name).read_text(), name
     assert (tmp_path / artefact / f"{artefact}_cpu.png").exists()
@@ -122,21 +124,21 @@ def test_committed_cpu_outputs_regenerate_from_raw_results(tmp_path, module):
 def test_a_preset_without_variants_is_skipped_with_a_note(tmp_path, capsys):
     from dataclasses import replace
 
-    ctx = Context(replace(get_preset("cpu"), name="other"), figures=tmp_path)
+    run = ReproduceRun(replace(get_preset("cpu"), name="other"), figures=tmp_path)
     for module in (longtail, medical, bad_apples, query_size):
-        assert module.build(ctx) == []  # runs nothing, writes nothing
+        assert module.build(run) == []  # runs nothing, writes nothing
     assert capsys.readouterr().out.count("no variants for preset 'other'") == 4
     assert not any(tmp_path.iterdir())
-    cpu = longtail.variants(Context(get_preset("cpu")))
+    cpu = longtail.variants(ReproduceRun(get_preset("cpu")))
     assert {v.n_cycles for v in cpu} == {get_preset("cpu").n_cycles}  # the cpu preset's cycles
 
 
 def test_trials_carry_the_variants_b_cycles_subsample_and_loader_parameters():
 
-    ctx = Context(get_preset("cpu"))
-    v = query_size.variants(ctx)[0]
-    trials = variant_trials(ctx, v, query_size.STRATEGIES)
-    assert len(trials) == len(ctx.preset.seeds)
+    run = ReproduceRun(get_preset("cpu"))
+    v = query_size.variants(run)[0]
+    trials = variant_trials(run, v, query_size.STRATEGIES)
+    assert len(trials) == len(run.preset.seeds)
     t = trials[0]
     assert (t.spec.batch_size, t.spec.n_cycles, t.spec.subsample) == (5, 50, None)
     # the dataset is loaded with the same b as the trials use
@@ -144,7 +146,9 @@ def test_trials_carry_the_variants_b_cycles_subsample_and_loader_parameters():
 
     assert load_dataset(t.spec.dataset, **t.dataset_params).batch_size == 5
     lt = variant_trials(
-        Context(get_preset("paper")), longtail.VARIANTS["paper"][-1], {"random": ("random", {})}
+        ReproduceRun(get_preset("paper")),
+        longtail.VARIANTS["paper"][-1],
+        {"random": ("random", {})},
     )[0]
     assert lt.dataset_params["imbalance_ratio"] == 50 and lt.dataset_params["pool_fraction"] == 0.9
     assert (lt.spec.dataset, lt.spec.batch_size, lt.spec.subsample) == ("cifar100", 100, 2500)

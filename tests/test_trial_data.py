@@ -124,11 +124,11 @@ def test_paper_preset_without_features_prints_one_line_and_exits_2(tmp_path):
 
 
 def test_paper_grid_uses_each_datasets_batch_size():
-    from reproduce.common import Context, trials_for
+    from reproduce.common import ReproduceRun, trials_for
     from reproduce.presets import get_preset
 
-    ctx = Context(get_preset("paper"), features_dir="/f")
-    trials = trials_for(ctx, ctx.preset.main + ctx.preset.fig8, {"random": ("random", {})})
+    run = ReproduceRun(get_preset("paper"), features_dir="/f")
+    trials = trials_for(run, run.preset.main + run.preset.fig8, {"random": ("random", {})})
     b = {t.spec.dataset: t.spec.batch_size for t in trials}
     # docs/protocol.md §3; a grid once ran every dataset with TrialSpec's default b = 10
     assert b == {
@@ -143,17 +143,17 @@ def test_paper_grid_uses_each_datasets_batch_size():
 
 
 def test_reproduce_passes_the_device_to_every_trial():
-    from reproduce.common import Context, trials_for
+    from reproduce.common import ReproduceRun, trials_for
     from reproduce.presets import get_preset
 
-    ctx = Context(get_preset("rehearsal"), device="cuda:1", features_dir="/f")
-    trials = trials_for(ctx, ctx.preset.main, {"random": ("random", {}), "m": ("margin", {})})
+    run = ReproduceRun(get_preset("rehearsal"), device="cuda:1", features_dir="/f")
+    trials = trials_for(run, run.preset.main, {"random": ("random", {}), "m": ("margin", {})})
     assert len(trials) == 4 * 2 * 2
     assert {t.spec.device for t in trials} == {"cuda:1"}
     assert {t.dataset_params["pretrained"] for t in trials} == {False}
     assert {t.dataset_params["batch_size"] for t in trials} == {3}
-    ctx.weights["clip"] = "/w/clip.bin"
+    run.weights["clip"] = "/w/clip.bin"
     (clip,) = {
-        repr(t.dataset_params) for t in trials_for(ctx, ctx.preset.main[1:2], {"r": ("random", {})})
+        repr(t.dataset_params) for t in trials_for(run, run.preset.main[1:2], {"r": ("random", {})})
     }
     assert "'weights_path': '/w/clip.bin'" in clip and "pretrained" not in clip

@@ -23,7 +23,13 @@ import numpy as np
 from refine.context import SelectionContext
 from refine.data import validate_features
 from refine.device import kernel_device_for
-from refine.errors import ConfigError, DataError, PoolExhaustedError, check_positive_int
+from refine.errors import (
+    ConfigError,
+    DataError,
+    PoolExhaustedError,
+    check_positive_int,
+    unknown_choice,
+)
 from refine.head import HeadConfig, HeadTrainer
 from refine.parallel import default_jobs, with_jobs  # noqa: F401  (re-exported)
 from refine.seeding import as_seed_sequence, child_rng, child_seed, head_init_seed
@@ -142,6 +148,11 @@ class SelectRequest:
         batch does not depend on it.
     include_pending : bool
         Allow re-selecting instances selected earlier and not labeled yet.
+    profile : {"published", "corrected"} or None
+        Fidelity profile (:mod:`refine.profiles`): ``"published"`` gives the strategy (and its
+        ensemble members, and the cold-start strategy) every behaviour of the authors' code,
+        ``"corrected"`` the paper's and the original methods' forms. Explicit
+        ``strategy_params`` win over the profile's values. None: the package defaults.
     """
 
     batch_size: int
@@ -153,6 +164,20 @@ class SelectRequest:
     device: str = "cpu"
     jobs: int | None = None
     include_pending: bool = False
+    profile: str | None = None
+
+    def resolved_params(self, strategy: str | None = None) -> dict:
+        """The parameters ``strategy`` (default: the requested one) runs with under the profile.
+
+        :func:`refine.profiles.resolve` applies the profile's strategy switches (to the
+        strategy and its members); the request's ``strategy_params`` (for the requested
+        strategy) win. Without a profile these are the request's parameters unchanged.
+        """
+        from refine.profiles import resolve
+
+        if strategy is None or strategy == self.strategy:
+            return resolve(self.profile, self.strategy, self.strategy_params).strategy_params
+        return resolve(self.profile, strategy).strategy_params
 
     def validated(self) -> SelectRequest:
         """Check every field (before anything is computed or written); returns ``self``.
@@ -161,8 +186,8 @@ class SelectRequest:
         ------
         ConfigError
             Naming the flag and the allowed values: a batch size or epochs below 1, a negative
-            seed, an unknown strategy or cold-start strategy, invalid strategy parameters,
-            ``jobs`` below 1.
+            seed, an unknown strategy, cold-start strategy or profile, invalid strategy
+            parameters, ``jobs`` below 1.
         """
         check_positive_int("--batch-size", self.batch_size)
         check_positive_int("--epochs", self.head_epochs)
@@ -172,7 +197,12 @@ class SelectRequest:
             check_positive_int("--jobs", self.jobs)
         if not isinstance(self.strategy, str) or not self.strategy:
             raise ConfigError(f"--strategy must be a strategy name, got {self.strategy!r}")
-        build_strategy(self.strategy, self.strategy_params)
+        if self.profile is not None:
+            from refine.profiles import PROFILES
+
+            if self.profile not in PROFILES:
+                raise unknown_choice("--profile", self.profile, PROFILES)
+        build_strategy(self.strategy, self.resolved_params())
         if self.cold_start is not None:
             check_cold_start(self.cold_start)
         return self
@@ -256,7 +286,9 @@ def run_selection(
     strategy = request.strategy
     cold_start = request.cold_start or COLD_START_CHOICES[0]
     budget = int(request.batch_size)
-    requested = build_strategy(strategy, with_jobs(strategy, request.strategy_params, request.jobs))
+    requested = build_strategy(
+        strategy, with_jobs(strategy, request.resolved_params(), request.jobs)
+    )
     n = X.shape[0]
     labeled = np.asarray(labeled, dtype=np.int64)
     labels = np.asarray(labels, dtype=np.int64)
@@ -276,7 +308,9 @@ def run_selection(
             f"and {candidates.size}"
         )
     use_cold = labeled.size == 0 and not requested.label_free
-    chosen = build_strategy(cold_start, None) if use_cold else requested
+    chosen = (
+        build_strategy(cold_start, request.resolved_params(cold_start)) if use_cold else requested
+    )
     root = as_seed_sequence(seed)
     # a CPU request keeps the numpy kernels; an accelerator runs them in torch there too
     common = dict(
@@ -385,6 +419,7 @@ def select_batch(
     device: str = "cpu",
     cycle: int = 1,
     jobs: int | None = None,
+    profile: str | None = None,
 ) -> BatchSelection:
     """Choose the next ``batch_size`` instances to annotate.
 
@@ -434,6 +469,9 @@ def select_batch(
     jobs : int, optional
         Threads for Refine's filtering draws, each with one BLAS thread (default: all CPU
         cores). The batch does not depend on it; ``strategy_params["n_jobs"]`` overrides it.
+    profile : {"published", "corrected"}, optional
+        Fidelity profile of the strategy's parameters (:mod:`refine.profiles`); explicit
+        ``strategy_params`` win. None: the package defaults.
 
     Returns
     -------
@@ -447,7 +485,7 @@ def select_batch(
     DataError
         Malformed features or labels, or a batch size larger than the selectable pool.
     ConfigError
-        Unknown strategy, invalid strategy parameters or cold-start strategy.
+        Unknown strategy or profile, invalid strategy parameters or cold-start strategy.
 
     Examples
     --------
@@ -479,6 +517,7 @@ def select_batch(
         head_epochs=head_epochs,
         device=device,
         jobs=jobs,
+        profile=profile,
     ).validated()
     X = validate_features(features)
     rows, y, k, names = _parse_labels(labels, X.shape[0], n_classes)

@@ -148,7 +148,10 @@ def select_round(
     record = {
         "seed": int(request.seed),  # type: ignore[arg-type]
         "strategy": request.strategy,
-        "strategy_params": dict(request.strategy_params),
+        # what ran: the profile's values with the explicit parameters over them
+        "strategy_params": request.resolved_params(),
+        "explicit_params": dict(request.strategy_params),
+        "profile": request.profile,
         "used_strategy": result.strategy,
         "cold_start": result.cold_start,
         "cold_start_strategy": request.cold_start,
@@ -160,7 +163,7 @@ def select_round(
         "n_pending_excluded": int(exclude.size),
         "head_epochs": request.head_epochs,
         "device": request.device,
-        "jobs": with_jobs(request.strategy, request.strategy_params, request.jobs).get("n_jobs"),
+        "jobs": with_jobs(request.strategy, request.resolved_params(), request.jobs).get("n_jobs"),
         "state_version": state.version,
         "state_digest": digest,
         "selected": selected,

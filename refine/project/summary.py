@@ -103,6 +103,7 @@ def status(project: Any) -> dict:
                 "strategy": r["strategy"],
                 "used_strategy": r["used_strategy"],
                 "cold_start": r["cold_start"],
+                "profile": r.get("profile"),
                 "batch_size": r.get("batch_size", r.get("budget")),
                 "n_labeled": r["n_labeled"],
                 "seed": r["seed"],

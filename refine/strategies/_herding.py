@@ -61,6 +61,7 @@ from __future__ import annotations
 
 import heapq
 import math
+from collections.abc import Callable
 
 import numpy as np
 
@@ -82,6 +83,10 @@ _LAZY_BATCH_STORED = 16
 _LAZY_BATCH_COMPUTED = 64
 #: Rows per in-place pass over a kept kernel (a few MB: stays in cache between passes).
 _CACHE_ROWS = 128
+#: Rows per GEMM when a kept kernel is built (large enough for BLAS threads to pay off).
+_GRAM_ROWS = 1024
+#: Side of the tiles in which the upper triangle of the Gram matrix is mirrored.
+_MIRROR_TILE = 256
 
 
 def check_gamma(gamma: object, allow_auto: bool = False) -> float | str:
@@ -206,7 +211,13 @@ class RBFKernel:
         Cache priorities (set by the caller; no caching while None).
     """
 
-    def __init__(self, F: np.ndarray, gamma: float, memory_budget_mb: float = 512.0):
+    def __init__(
+        self,
+        F: np.ndarray,
+        gamma: float,
+        memory_budget_mb: float = 512.0,
+        on_rows: Callable[[slice, np.ndarray], None] | None = None,
+    ):
         self.F = np.ascontiguousarray(F, dtype=np.float32)
         self.sq = sq_norms(self.F)
         self.gamma = float(gamma)
@@ -219,16 +230,41 @@ class RBFKernel:
         self.priority: np.ndarray | None = None
         self._cache: np.ndarray | None = None
         if self.stored:
-            # ``F @ F.T`` is a symmetric rank-k update (numpy calls BLAS syrk): half the flops of
-            # a general product; the exponent is then formed in place, with no n × n temporary.
-            K = self.F @ self.F.T
-            # in-place passes over cache-sized row blocks rather than over the whole matrix
-            for s in range(0, self.n, _CACHE_ROWS):
-                blk = K[s : s + _CACHE_ROWS]
-                _exponent_in_place(blk, self.sq[s : s + _CACHE_ROWS], self.sq, self.gamma)
-                np.exp(blk, out=blk)
-            np.fill_diagonal(K, 1.0)
-            self.K = K
+            self.K = self._stored_kernel(on_rows)
+
+    def _stored_kernel(self, on_rows) -> np.ndarray:
+        """The whole kernel, built in one pass over cache-sized row blocks.
+
+        The Gram matrix is formed block row by block row, each block row only from its diagonal
+        block rightwards (half the GEMM flops), and mirrored into the lower triangle. Every entry
+        is the same dot product BLAS computes for the full product ``F @ F.T`` (the sum over the
+        feature axis runs in the same order whatever the row/column blocking, and the products
+        are symmetric bit for bit), so the kernel is identical to the one of the full product.
+        Then each row block of ``_CACHE_ROWS`` rows gets its exponent and exp while it is in
+        cache, and ``on_rows(rows, block)`` is called with the finished rows, so that a caller
+        (the initial gains) reads them before they leave the cache.
+        """
+        n, F = self.n, self.F
+        K = np.empty((n, n), dtype=np.float32)
+        for s in range(0, n, _GRAM_ROWS):
+            e = min(n, s + _GRAM_ROWS)
+            np.matmul(F[s:e], F[s:].T, out=K[s:e, s:])
+        # mirror tile by tile (a strided copy of whole strips leaves the cache at every row)
+        for s in range(0, n, _MIRROR_TILE):
+            for t in range(s + _MIRROR_TILE, n, _MIRROR_TILE):
+                K[t : t + _MIRROR_TILE, s : s + _MIRROR_TILE] = K[
+                    s : s + _MIRROR_TILE, t : t + _MIRROR_TILE
+                ].T
+        for s in range(0, n, _CACHE_ROWS):
+            e = min(n, s + _CACHE_ROWS)
+            blk = K[s:e]
+            _exponent_in_place(blk, self.sq[s:e], self.sq, self.gamma)
+            np.exp(blk, out=blk)
+            i = np.arange(s, e)
+            blk[i - s, i] = 1.0  # k(x, x) = 1 exactly (the Gram expansion rounds)
+            if on_rows is not None:
+                on_rows(slice(s, e), blk)
+        return K
 
     def block(self, rows: slice, cols: slice) -> np.ndarray:
         """The kernel block ``K[rows, cols]`` (computed; exact 1 where a row meets itself)."""
@@ -310,33 +346,47 @@ class RBFKernel:
 class _Gains:
     """Evaluates the greedy score of candidates for the current coverage m."""
 
-    def __init__(self, kernel: RBFKernel, u: np.ndarray, gain: str):
-        self.kernel = kernel
+    def __init__(self, u: np.ndarray, gain: str, kernel: RBFKernel | None = None):
+        self.kernel = kernel  # set by the caller once built (the gains may be built first)
         self.u = u
         self.u64 = u.astype(np.float64)
         self.gain = gain
-        self.inv_n = 1.0 / kernel.n
+        self.n = u.shape[0]
+        self.inv_n = 1.0 / self.n
         self._buf: np.ndarray | None = None  # reused row buffer when the kernel is kept
+
+    def _buffer(self, rows: int) -> np.ndarray:
+        if self._buf is None or self._buf.shape[0] < rows:
+            self._buf = np.empty((max(rows, _CACHE_ROWS), self.n), np.float32)
+        return self._buf[:rows]
 
     def __call__(self, idx: np.ndarray, m: np.ndarray) -> np.ndarray:
         if self.kernel.stored:
-            if self._buf is None or self._buf.shape[0] < idx.size:
-                self._buf = np.empty((max(idx.size, _CACHE_ROWS), self.kernel.n), np.float32)
-            R = self.kernel.rows(idx, out=self._buf)
+            R = self.kernel.rows(idx, out=self._buffer(idx.size))
         else:
             R = self.kernel.rows(idx)
+        return self.of_rows(R, idx, m)
+
+    def of_rows(
+        self, R: np.ndarray, idx: np.ndarray | slice, m: np.ndarray, out: np.ndarray | None = None
+    ) -> np.ndarray:
+        """The gains of candidates ``idx`` whose kernel rows are ``R``.
+
+        ``R`` is overwritten, unless ``out`` (same shape) is given to hold the temporaries.
+        """
+        T = R if out is None else out
         if self.gain == "paper":
             # Σ_x u(x)·max(k(c, x) − m(x), 0): row c of the (symmetric) kernel against m over X.
-            R -= m[None, :]
-            np.maximum(R, 0.0, out=R)
-            R *= self.u[None, :]
+            np.subtract(R, m[None, :], out=T)
+            np.maximum(T, 0.0, out=T)
+            T *= self.u[None, :]
             # Row sums in float64: the result of a row does not depend on the other rows of the
             # block, so a candidate's gain is the same whichever batch evaluates it.
-            return R.sum(axis=1, dtype=np.float64) * self.inv_n
+            return T.sum(axis=1, dtype=np.float64) * self.inv_n
         # [DAL] u(i) · mean_j max(k(i, j) − m(i), 0): the candidate's own coverage m(i).
-        R -= m[idx][:, None]
-        np.maximum(R, 0.0, out=R)
-        return self.u64[idx] * (R.sum(axis=1, dtype=np.float64) * self.inv_n)
+        np.subtract(R, m[idx][:, None], out=T)
+        np.maximum(T, 0.0, out=T)
+        return self.u64[idx] * (T.sum(axis=1, dtype=np.float64) * self.inv_n)
 
     def all(self, m: np.ndarray) -> np.ndarray:
         """The gains of all candidates."""
@@ -344,8 +394,8 @@ class _Gains:
         if k.stored:
             out = np.empty(k.n, dtype=np.float64)
             for s in range(0, k.n, _CACHE_ROWS):
-                idx = np.arange(s, min(k.n, s + _CACHE_ROWS))
-                out[idx] = self(idx, m)
+                rows = slice(s, min(k.n, s + _CACHE_ROWS))
+                out[rows] = self.of_rows(k.K[rows], rows, m, out=self._buffer(rows.stop - s))
             return out
         return self._all_symmetric(m)
 
@@ -441,12 +491,21 @@ def herding_greedy(
     m = np.zeros(n, dtype=np.float32) if m0 is None else np.array(m0, dtype=np.float32)
     if u.shape != (n,) or m.shape != (n,):
         raise ConfigError("u and m0 must have one entry per candidate")
-    kernel = RBFKernel(F, gamma, memory_budget_mb)
-    gains = _Gains(kernel, u, gain)
+    gains = _Gains(u, gain)
+    g0 = np.empty(n, dtype=np.float64)
+
+    def initial_gains(rows: slice, block: np.ndarray) -> None:
+        # the gains at m0 from each finished block of a kept kernel, while it is in cache
+        g0[rows] = gains.of_rows(block, rows, m, out=gains._buffer(rows.stop - rows.start))
+
+    kernel = RBFKernel(F, gamma, memory_budget_mb, on_rows=initial_gains)
+    gains.kernel = kernel
+    if not kernel.stored:
+        g0 = gains.all(m)
     if method == "lazy":
-        picks = _lazy(kernel, gains, m, batch_size, trace)
+        picks = _lazy(kernel, gains, m, g0, batch_size, trace)
     else:
-        picks = _dense(kernel, gains, m, batch_size, method, trace)
+        picks = _dense(kernel, gains, m, g0, batch_size, method, trace)
     if len(picks) < batch_size:  # every remaining gain is 0: nothing left to cover
         if rng is None:
             raise ConfigError("rng is required to fill the batch once all gains are zero")
@@ -466,10 +525,10 @@ def _take(kernel: RBFKernel, m: np.ndarray, c: int) -> np.ndarray:
     return changed
 
 
-def _lazy(kernel, gains, m, batch_size, trace) -> list[int]:
+def _lazy(kernel, gains, m, g0, batch_size, trace) -> list[int]:
+    """Lazy greedy from the initial gains ``g0`` (overwritten with the latest bounds)."""
     n = kernel.n
     batch = _LAZY_BATCH_STORED if kernel.stored else _LAZY_BATCH_COMPUTED
-    g0 = gains.all(m)
     # heap of (−gain, position): the smallest key is the largest gain, ties → lower position
     heap = list(zip((-g0).tolist(), range(n), strict=True))
     kernel.priority = g0  # the latest bound of each candidate decides what stays cached
@@ -502,8 +561,8 @@ def _lazy(kernel, gains, m, batch_size, trace) -> list[int]:
     return picks
 
 
-def _dense(kernel, gains, m, batch_size, method, trace) -> list[int]:
-    g = gains.all(m)
+def _dense(kernel, gains, m, g0, batch_size, method, trace) -> list[int]:
+    g = g0
     taken = np.zeros(kernel.n, dtype=bool)
     picks: list[int] = []
     for _ in range(batch_size):

@@ -10,7 +10,8 @@ from refine.strategies._herding import (
     herding_greedy,
     labeled_coverage,
 )
-from refine.strategies.base import Strategy
+from refine.strategies._subsample import capped, check_max_candidates
+from refine.strategies.base import Selection, Strategy
 from refine.strategies.registry import register_strategy
 
 
@@ -52,6 +53,10 @@ class MaxHerding(Strategy):
         Greedy score: the papers' coverage gain, or the published code's transposed score.
     memory_budget_mb : float, default=512
         Bound on the memory of the kernel and of each block of kernel rows.
+    max_candidates : int or None, default=20000
+        Above this many candidates, a uniform random subsample of this size is scored and
+        covered (the published ``subset_size`` semantics, :mod:`refine.strategies._subsample`;
+        the trace records it); None = always all candidates (cost grows as n²).
 
     References
     ----------
@@ -65,18 +70,31 @@ class MaxHerding(Strategy):
     requires = frozenset({"normalized_features"})
     label_free = True
 
-    def __init__(self, gamma: float = 1.0, gain: str = "paper", memory_budget_mb: float = 512.0):
+    def __init__(
+        self,
+        gamma: float = 1.0,
+        gain: str = "paper",
+        memory_budget_mb: float = 512.0,
+        max_candidates: int | None = 20000,
+    ):
         self.gamma = gamma
         self.gain = gain
         self.memory_budget_mb = memory_budget_mb
+        self.max_candidates = max_candidates
+
+    def _validate_params(self) -> None:
+        check_gamma(self.gamma)
+        check_choice("gain", self.gain, GAINS)
+        check_memory_budget(self.memory_budget_mb)
+        check_max_candidates(self.max_candidates)
 
     def _select(self, ctx, candidates, batch_size, rng):
-        gamma = check_gamma(self.gamma)
-        gain = check_choice("gain", self.gain, GAINS)
-        budget = check_memory_budget(self.memory_budget_mb)
+        self._validate_params()
+        gamma, gain, budget = float(self.gamma), self.gain, float(self.memory_budget_mb)
+        candidates, note = capped(candidates, self.max_candidates, batch_size, rng)
         F = ctx.normalized_features(candidates)
         m0 = labeled_coverage(F, ctx.normalized_features(ctx.labeled), gamma, budget)
         picks = herding_greedy(
             F, batch_size, gamma=gamma, m0=m0, gain=gain, memory_budget_mb=budget, rng=rng
         )
-        return candidates[picks]
+        return Selection(candidates[picks], note)

@@ -23,7 +23,8 @@ from refine.strategies._herding import (
     labeled_coverage,
     min_pairwise_distance,
 )
-from refine.strategies.base import Strategy
+from refine.strategies._subsample import capped, check_max_candidates
+from refine.strategies.base import Selection, Strategy
 from refine.strategies.registry import register_strategy
 
 UNCERTAINTIES = ("margin", "least_confidence", "entropy")
@@ -214,6 +215,10 @@ class UHerding(Strategy):
         ``published`` profile (:mod:`refine.profiles`) sets it for Refine's final step.
     memory_budget_mb : float, default=512
         Bound on the memory of the kernel and of each block of kernel rows.
+    max_candidates : int or None, default=20000
+        Above this many candidates, a uniform random subsample of this size is scored and
+        covered (the published ``subset_size`` semantics, :mod:`refine.strategies._subsample`;
+        the trace records it); None = always all candidates (cost grows as n²).
 
     References
     ----------
@@ -244,6 +249,7 @@ class UHerding(Strategy):
         zero_distances: str = "fallback",
         memory_budget_mb: float = 512.0,
         temperature_scope: str = "shared",
+        max_candidates: int | None = 20000,
     ):
         self.gain = gain
         self.uncertainty = uncertainty
@@ -257,6 +263,7 @@ class UHerding(Strategy):
         self.zero_distances = zero_distances
         self.memory_budget_mb = memory_budget_mb
         self.temperature_scope = temperature_scope
+        self.max_candidates = max_candidates
 
     # ------------------------------------------------------------------ parameters
     def _validate_params(self) -> dict:
@@ -268,6 +275,7 @@ class UHerding(Strategy):
             "scope": check_choice("temperature_scope", self.temperature_scope, TEMPERATURE_SCOPES),
             "gamma": check_gamma(self.gamma, allow_auto=True),
             "budget": check_memory_budget(self.memory_budget_mb),
+            "max_candidates": check_max_candidates(self.max_candidates),
             "val_fraction": check_fraction("val_fraction", self.val_fraction, high_closed=False),
             "ece_bins": check_positive_int("ece_bins", self.ece_bins),
             "min_labeled": check_positive_int(
@@ -354,6 +362,7 @@ class UHerding(Strategy):
     # ------------------------------------------------------------------ selection
     def _select(self, ctx, candidates, batch_size, rng):
         p = self._validate_params()
+        candidates, note = capped(candidates, p["max_candidates"], batch_size, rng)
         u = self.pool_uncertainty(ctx, p)[candidates]
         if not (u > 0).any():
             u = np.ones_like(u)
@@ -370,4 +379,4 @@ class UHerding(Strategy):
             memory_budget_mb=p["budget"],
             rng=rng,
         )
-        return candidates[picks]
+        return Selection(candidates[picks], note)

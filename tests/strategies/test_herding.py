@@ -178,7 +178,7 @@ def test_incremental_gains_match_from_scratch_gains_after_every_pick():
 
     F, FL, u, gamma = engine_problem(6, n=120)
     kernel = RBFKernel(F, gamma)
-    gains = _Gains(kernel, u, "paper")
+    gains = _Gains(u, "paper", kernel)
     m = labeled_coverage(F, FL, gamma)
     g = gains.all(m)
     taken = np.zeros(len(F), bool)
@@ -432,3 +432,47 @@ def test_bad_parameters_raise_config_error(strategy, params):
     ctx, cand = make_context(n=60, n_labeled=6, seed=0)
     with pytest.raises(ConfigError):
         strategy(**params).select(ctx, cand, 5, np.random.default_rng(0))
+
+
+def test_kept_kernel_equals_the_full_product_bit_for_bit_and_feeds_the_initial_gains():
+    # The kept kernel is built from upper block rows of the Gram matrix mirrored into the lower
+    # triangle; every entry must be the one of the full product F @ F.T with the same exponent
+    # (n = 1100 spans two Gram block rows of 1024, so the mirrored part is exercised), and the
+    # initial gains computed while building it must equal a separate pass over the kernel.
+    from refine.strategies import _herding as H
+
+    rng = np.random.default_rng(5)
+    F = rng.standard_normal((1100, 24)).astype(np.float32)
+    F /= np.linalg.norm(F, axis=1, keepdims=True)
+    F[7] = F[1000]  # a duplicate across the block boundary: its kernel value is exactly 1
+    gamma = 2.5
+    sq = H.sq_norms(F)
+    ref = H.rbf_block(F, sq, F, sq, gamma)
+    np.fill_diagonal(ref, 1.0)
+    seen = []
+    kernel = H.RBFKernel(F, gamma, 512.0, on_rows=lambda rows, blk: seen.append(rows.start))
+    assert kernel.stored
+    np.testing.assert_array_equal(kernel.K, ref)
+    assert kernel.K[7, 1000] == kernel.K[1000, 7] == 1.0
+    assert seen == list(range(0, 1100, H._CACHE_ROWS))
+    u = rng.uniform(0.1, 1.0, 1100).astype(np.float32)
+    m0 = rng.uniform(0.0, 0.5, 1100).astype(np.float32)
+    for gain in H.GAINS:
+        g = np.empty(1100)
+        gains = H._Gains(u, gain)
+        kernel = H.RBFKernel(
+            F,
+            gamma,
+            512.0,
+            on_rows=lambda rows, blk, g=g, gains=gains: g.__setitem__(
+                rows, gains.of_rows(blk, rows, m0, out=gains._buffer(rows.stop - rows.start))
+            ),
+        )
+        gains.kernel = kernel
+        np.testing.assert_array_equal(g, gains.all(m0))
+        # and against the formula written out
+        T = np.maximum(ref - (m0[None, :] if gain == "paper" else m0[:, None]), 0.0)
+        expect = (T * (u[None, :] if gain == "paper" else 1.0)).sum(1) / 1100
+        if gain == "published":
+            expect = expect * u
+        np.testing.assert_allclose(g, expect, rtol=1e-5)
