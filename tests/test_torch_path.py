@@ -22,16 +22,18 @@ import torch
 from refine.context import SelectionContext
 from refine.device import kernel_device_for, resolve_kernel_device
 from refine.errors import ConfigError
+from refine.head import HeadConfig
 from refine.strategies import _clustering as nc
 from refine.strategies import _herding as nh
 from refine.strategies import _torch_bait as tb
 from refine.strategies import _torch_clustering as tc
 from refine.strategies import _torch_herding as th
-from refine.strategies import badge, bait, coreset
+from refine.strategies import available_strategies, badge, bait, coreset
 from refine.strategies._distances import min_sq_distances
+from refine.strategies._torch_common import float64_device, pool_tensor
 from refine.strategies._torch_common import min_sq_distances as t_min_sq_distances
-from refine.strategies._torch_common import pool_tensor
 from refine.strategies.typiclust import typicality
+from tests.conftest import build, make_pool
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 
@@ -76,6 +78,12 @@ def test_pool_features_move_to_the_device_once_per_context():
     assert np.shares_memory(a.numpy(), ctx.X)  # on the CPU device: no copy of the pool
     n = pool_tensor(ctx, normalized=True)
     np.testing.assert_allclose(n.numpy(), ctx.normalized_features(), rtol=0, atol=0)
+
+
+def test_float64_kernels_leave_mps_for_the_cpu():
+    # MPS has no float64: BAIT's, BADGE's and Coreset's kernels run in torch on the CPU there
+    assert float64_device(torch.device("mps")) == torch.device("cpu")
+    assert float64_device("cpu") == torch.device("cpu")
 
 
 # ---------------------------------------------------------------------- herding
@@ -190,6 +198,22 @@ def test_kmeans_matches_scikit_learn(device, k):
     assert rng_got.random() == rng_ref.random()  # the same number of draws was taken
 
 
+def test_lloyd_in_blocks_matches_scikit_learn(monkeypatch):
+    # the blocked assignment and centre sums (large pools) against one block and scikit-learn
+    X = _blobs(700, 6, 5, seed=3)
+    init = X[[0, 1, 2, 3, 4, 5, 6]]
+    c_one, l_one = tc.lloyd(torch.as_tensor(X), torch.as_tensor(init))
+    monkeypatch.setattr(tc, "_ONEHOT_ROWS", 64)
+    monkeypatch.setattr(tc, "_ASSIGN_ROWS", 100)
+    c_blk, l_blk = tc.lloyd(torch.as_tensor(X), torch.as_tensor(init))
+    from sklearn.cluster import KMeans
+
+    est = KMeans(n_clusters=7, init=init, n_init=1).fit(X)
+    for c, labels in ((c_one, l_one), (c_blk, l_blk)):
+        np.testing.assert_array_equal(labels.numpy(), est.labels_)
+        np.testing.assert_allclose(c.numpy(), est.cluster_centers_, rtol=1e-5, atol=1e-5)
+
+
 def test_lloyd_relocates_an_empty_cluster_as_scikit_learn():
     from sklearn.cluster import KMeans
 
@@ -282,3 +306,161 @@ def test_bait_algebra_matches(device, likelihood):
         t = [torch.as_tensor(a, device=device) for a in (H[:150], R[:150], F_ref, M)]
         got = tb.TorchFisherGreedy(*t, 0.3, 64).run(b, n_forward)
         np.testing.assert_array_equal(got, ref)
+
+
+# ---------------------------------------------------------------------- strategies
+#: strategy → the torch entry points its selection must call on the torch path
+TORCH_ENTRY = {
+    "maxherding": {"herding_select"},
+    "uherding": {"herding_select"},
+    "bait": {"bait_select"},
+    "badge": {"badge_select"},
+    "coreset": {"coreset_select"},
+    "typiclust": {"kmeans_of", "typicality"},
+    "inv_typiclust": {"kmeans_of", "typicality"},
+    "alfamix": {"nearest_centres_of"},
+    "dropquery": {"nearest_centres_of"},
+    "refine": {"herding_select", "bait_select", "badge_select", "kmeans_of", "nearest_centres_of"},
+}
+
+
+@pytest.fixture
+def torch_calls(monkeypatch):
+    """Names of the torch entry points called during the test (wrapped, still run)."""
+    calls: set[str] = set()
+    modules = {
+        th: ["herding_select"],
+        tb: ["bait_select"],
+        tc: [
+            "badge_select",
+            "coreset_select",
+            "kmeans_of",
+            "nearest_centres_of",
+            "typicality",
+        ],
+    }
+    for module, names in modules.items():
+        for name in names:
+            fn = getattr(module, name)
+
+            def spy(*args, _fn=fn, _name=name, **kwargs):
+                calls.add(_name)
+                return _fn(*args, **kwargs)
+
+            monkeypatch.setattr(module, name, spy)
+    return calls
+
+
+def _context(kernel_device, n_labeled=20, seed=0):
+    """``tests.conftest.make_context``'s pool (continuous blobs: no near-ties) on a kernel device."""
+    X, y = make_pool(300, 8, 4, seed)
+    rng = np.random.default_rng(seed + 1)
+    labeled = rng.choice(300, size=n_labeled, replace=False) if n_labeled else np.array([], int)
+    ctx = SelectionContext.from_arrays(
+        X,
+        labeled_idx=labeled,
+        labels=y[labeled],
+        n_classes=4,
+        seed=seed,
+        head_config=HeadConfig(epochs=50),
+        kernel_device=kernel_device,
+    )
+    return ctx, ctx.unlabeled()
+
+
+#: (|L|, b) of the strategy-level comparisons; |L| = 4 leaves ALFA-Mix enough flipped candidates
+#: to cluster. Larger b on this pool gives two-member k-means clusters, whose members are exactly
+#: equidistant from the centre (an exact tie either path may break either way).
+SETTINGS = ((20, 8), (40, 12), (4, 8))
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("name", available_strategies())
+def test_every_strategy_selects_the_numpy_batch_on_the_torch_path(name, device, torch_calls):
+    settings = SETTINGS[:1] if name in ("refine", "autoal") else SETTINGS
+    for n_labeled, b in settings:
+        ref_ctx, cand = _context(None, n_labeled)
+        seen = set(torch_calls)
+        ref = build(name).select(ref_ctx, cand, b, np.random.default_rng(3))
+        assert torch_calls == seen  # the numpy path never touches the torch kernels
+        ctx, _ = _context(device, n_labeled)
+        got = build(name).select(ctx, cand, b, np.random.default_rng(3))
+        np.testing.assert_array_equal(got, ref)
+    assert TORCH_ENTRY.get(name, set()) <= torch_calls
+
+
+@pytest.mark.parametrize("name", [s for s in available_strategies() if s in TORCH_ENTRY])
+def test_cold_start_and_repeat_runs_agree(name, torch_calls):
+    if build(name).label_free:  # an empty L: Coreset's random first centre, coverage from 0
+        ref_ctx, cand = _context(None, 0)
+        ref = build(name).select(ref_ctx, cand, 10, np.random.default_rng(5))
+        got = build(name).select(_context("cpu", 0)[0], cand, 10, np.random.default_rng(5))
+        np.testing.assert_array_equal(got, ref)
+    # same seed, fresh context: the same batch (no hidden state, no global randomness)
+    (c1, cand), (c2, _) = _context("cpu", 4), _context("cpu", 4)
+    a = build(name).select(c1, cand, 8, np.random.default_rng(1))
+    b = build(name).select(c2, cand, 8, np.random.default_rng(1))
+    np.testing.assert_array_equal(a, b)
+    assert torch_calls
+
+
+def test_the_torch_path_reads_nothing_undeclared():
+    from tests.test_strategy_requirements import RecordingContext
+
+    for name in available_strategies():
+        strategy = build(name)
+        ctx, cand = _context("cpu")
+        proxy = RecordingContext(ctx)
+        strategy.select(proxy, cand, 8, np.random.default_rng(0))
+        undeclared = proxy.reads - strategy.requirements()
+        assert not undeclared, f"{name} reads {sorted(undeclared)} on the torch path"
+
+
+def test_select_batch_on_the_cpu_keeps_the_numpy_kernels(torch_calls):
+    from refine.project import select_batch
+
+    X, y = make_pool(200, 6, 3, 0)
+    labels = np.full(200, -1)
+    labels[:12] = y[:12]
+    select_batch(X, labels, 5, strategy="badge", seed=1, head_epochs=5, device="cpu")
+    assert not torch_calls
+
+
+@pytest.mark.parametrize(
+    "name, params",
+    [
+        ("bait", dict(fisher_scaling="dal", fisher_batch_size=8)),
+        ("bait", dict(grad_likelihood="cross_entropy", oversampling=1.0)),
+        ("bait", dict(grad_likelihood="cross_entropy", expectation_topk=2)),
+        ("typiclust", dict(variant="original")),  # 52 clusters at |L| = 40: mini-batch k-means
+        ("inv_typiclust", dict(metric="euclidean", max_clusters=10)),
+        ("maxherding", dict(gain="published", memory_budget_mb=0.05)),
+        ("uherding", dict(gain="published", zero_distances="exclude")),
+        ("coreset", dict(memory_budget_mb=0.001)),
+        # the candidate cap draws its subsample before the kernels, on both paths alike
+        ("maxherding", dict(max_candidates=60)),
+        ("uherding", dict(max_candidates=60)),
+        ("bait", dict(max_candidates=60)),
+    ],
+)
+def test_non_default_variants_match(name, params, torch_calls):
+    from refine.strategies import make_strategy
+
+    for n_labeled, b in SETTINGS[:2]:
+        ref_ctx, cand = _context(None, n_labeled)
+        ref = make_strategy(name, **params).select(ref_ctx, cand, b, np.random.default_rng(2))
+        ctx, _ = _context("cpu", n_labeled)
+        got = make_strategy(name, **params).select(ctx, cand, b, np.random.default_rng(2))
+        np.testing.assert_array_equal(got, ref)
+    assert TORCH_ENTRY[name] <= torch_calls
+
+
+def test_parallel_draws_on_the_torch_path_give_the_serial_batch():
+    from refine.strategies import make_strategy
+
+    batches = []
+    for n_jobs in (1, 2):
+        ctx, cand = _context("cpu")
+        strategy = make_strategy("refine", n_jobs=n_jobs, rounds=2, draws_per_strategy=3)
+        batches.append(strategy.select(ctx, cand, 8, np.random.default_rng(4)))
+    np.testing.assert_array_equal(batches[1], batches[0])

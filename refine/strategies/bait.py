@@ -568,6 +568,11 @@ class Bait(Strategy):
     def _select(self, ctx, candidates, batch_size, rng):
         self._validate_params(ctx.n_classes, ctx.n_features)
         candidates, note = capped(candidates, self.max_candidates, batch_size, rng)
+        if ctx.kernel_device is not None:  # torch kernels (refine/strategies/_torch_bait.py)
+            from refine.strategies._torch_bait import bait_select
+
+            picks = bait_select(self, ctx, candidates, batch_size, row_weights)
+            return Selection(candidates[picks], note)
         engine = self._engine(ctx, candidates, batch_size)
         n_forward = min(candidates.size, max(batch_size, int(self.oversampling * batch_size)))
         return Selection(candidates[engine.run(batch_size, n_forward)], note)
