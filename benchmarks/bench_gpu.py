@@ -23,14 +23,15 @@ Goal on one H200 (issue 21): CIFAR-10 scale under 1 s, Tiny-ImageNet scale under
 ``--device cpu`` the torch path runs the same code on the CPU (a check that it works and selects
 what numpy selects, not a speed result).
 
-Expected output (the numbers depend on the machine; the shape does not)::
+Expected output (the numbers depend on the machine; the shape does not). With ``--device cpu
+--scales cifar10 --repeats 1`` on the 2-core development machine under load it printed::
 
-    machine: 2 cores, load average 1.52, thread pools blas=1  [...]
-    torch 2.14.1, torch path on cpu (CPU), numpy path on the CPU
+    machine: 2 cores, load average 10.70, thread pools openblas=1, openmp=1  [busy machine: ...]
+    torch 2.14.1+cu130, torch path on cpu (CPU), numpy path on the CPU
     cifar10 scale (N=50000, D=384, K=10, b=10, |L|=20), 1 repeat(s)
-      numpy  median 14.10 s  min 14.10 s | bait 3.6  maxherding 3.1  uherding 2.7 ... final+rest 0.4
-      torch  median 15.20 s  min 15.20 s | bait 4.0  maxherding 2.4  uherding 2.2 ... final+rest 0.5
-      torch/numpy time 1.08; same batch in 0/1 repeats (9/10 instances in common)
+      numpy  median 20.85 s  min 20.85 s | maxherding 5.03  uherding 4.91  bait 4.54 ... final+rest 0.20
+      torch  median 31.56 s  min 31.56 s | maxherding 9.40  uherding 9.09  bait 4.57 ... final+rest 0.29
+      torch/numpy time 1.513; same batch in 0/1 repeats (8/10 instances in common)
 
 Run: ``python benchmarks/bench_gpu.py --device cuda [--scales cifar10 tiny] [--repeats 3]``.
 On a GPU machine lent for a short time, one check covers both the tests on CUDA and the
