@@ -103,8 +103,8 @@ def run(
     device: Annotated[
         str,
         typer.Option(
-            help="Torch device of head training: cpu, cuda, cuda:N or auto (CUDA when "
-            "available; the choice is printed)."
+            help="Torch device of head training and of the strategies' heavy kernels: cpu "
+            "(numpy kernels), cuda, cuda:N or auto (CUDA when available; the choice is printed)."
         ),
     ] = "auto",
     epochs: Annotated[int, typer.Option(help="Head training epochs (paper: 200).")] = 200,

@@ -339,7 +339,12 @@ def select(
         int, typer.Option("--epochs", help="Head training epochs (paper: 200).")
     ] = 200,
     device: Annotated[
-        str, typer.Option("--device", help="Torch device of head training: cpu, cuda, auto.")
+        str,
+        typer.Option(
+            "--device",
+            help="Torch device of head training and of the strategies' heavy kernels: cpu "
+            "(numpy kernels), cuda, cuda:N, auto.",
+        ),
     ] = "cpu",
     include_pending: Annotated[
         bool,

@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from refine.data import validate_features, validate_labels
+from refine.device import resolve_kernel_device
 from refine.errors import DataError
 from refine.head import HeadConfig, HeadTrainer, LinearHead, softmax
 from refine.seeding import as_seed_sequence, child_rng, head_init_seed
@@ -49,6 +50,13 @@ class SelectionContext:
         The cycle's seed; :meth:`rng_for` derives per-cycle streams from it.
     cycle : int
         The AL cycle (0 = the initial pool), for strategies that schedule by cycle (TCM).
+    kernel_device : str, optional
+        Where the strategies' heavy kernels run. None (default): numpy on the CPU, the exact
+        reference path. A torch device name (``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"``):
+        the herding kernels and greedy, k-means / k-means++ / nearest centres, BAIT's algebra,
+        BADGE's and Coreset's distances run in torch there, on the pool features moved to the
+        device once per context (``refine/strategies/_torch_common.py``). Same batches as the
+        numpy path where there are no near-ties (``tests/test_torch_path.py``).
     """
 
     def __init__(
@@ -61,8 +69,10 @@ class SelectionContext:
         head: LinearHead | None = None,
         seed: int | np.random.SeedSequence = 0,
         cycle: int = 0,
+        kernel_device: str | None = None,
     ):
         self.X = X
+        self.kernel_device = resolve_kernel_device(kernel_device)
         self.labeled = np.asarray(labeled, dtype=np.int64)
         self.labels = np.asarray(labels, dtype=np.int64)
         if self.labeled.shape != self.labels.shape:
@@ -95,11 +105,13 @@ class SelectionContext:
         head_config: HeadConfig | None = None,
         device: str = "cpu",
         cycle: int = 0,
+        kernel_device: str | None = None,
     ) -> SelectionContext:
         """A context from plain arrays (tests, notebooks, the practitioner API).
 
         The head is trained lazily, from initial weights seeded by ``seed``, when a strategy first
-        needs it.
+        needs it. ``device`` is head training's device; ``kernel_device`` the strategies' (see
+        the class).
         """
         X = validate_features(X)
         labeled_idx = np.asarray([] if labeled_idx is None else labeled_idx, dtype=np.int64)
@@ -116,7 +128,17 @@ class SelectionContext:
             config=head_config,
             device=device,
         )
-        return cls(X, labeled_idx, labels, n_classes, trainer, None, seed=seed, cycle=cycle)
+        return cls(
+            X,
+            labeled_idx,
+            labels,
+            n_classes,
+            trainer,
+            None,
+            seed=seed,
+            cycle=cycle,
+            kernel_device=kernel_device,
+        )
 
     # ------------------------------------------------------------------ basic views
     @property

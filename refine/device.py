@@ -59,3 +59,38 @@ def resolve_device(device: Any = "auto") -> Any:
             )
         return dev
     raise unknown_choice("device", device, DEVICE_CHOICES)
+
+
+def resolve_kernel_device(kernel_device: Any) -> str | None:
+    """The validated ``kernel_device`` of a selection context: None (numpy) or a device name.
+
+    Parameters
+    ----------
+    kernel_device : None, str or torch.device
+        None: the strategies' heavy kernels run in numpy on the CPU (the reference path).
+        Otherwise a device name as :func:`resolve_device` takes it (``"cpu"``, ``"cuda"``,
+        ``"cuda:N"``, ``"mps"``, ``"auto"``): the kernels run in torch there.
+
+    Raises
+    ------
+    ConfigError
+        Naming ``kernel_device`` and the allowed values, for an unknown or unavailable device.
+    """
+    if kernel_device is None:
+        return None
+    try:
+        return str(resolve_device(kernel_device))
+    except ConfigError as err:
+        raise ConfigError(
+            f"kernel_device: {err} (allowed: None for numpy, or one of {', '.join(DEVICE_CHOICES)})"
+        ) from None
+
+
+def kernel_device_for(device: Any) -> str | None:
+    """The strategies' ``kernel_device`` for a run on ``device`` (head training's device).
+
+    A CPU run keeps the numpy kernels (None: results bit-identical to the numpy reference);
+    any other device runs the strategies' heavy kernels in torch on that same device.
+    """
+    resolved = str(resolve_device(device))
+    return None if resolved == "cpu" else resolved

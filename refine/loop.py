@@ -28,6 +28,7 @@ from sklearn.metrics import balanced_accuracy_score
 
 from refine.context import SelectionContext
 from refine.data import Dataset
+from refine.device import kernel_device_for
 from refine.errors import ConfigError, ResultsConflictError, check_positive_int
 from refine.head import HeadConfig, HeadTrainer
 from refine.io import read_parquet_with_metadata, write_parquet_atomic
@@ -68,7 +69,9 @@ class TrialSpec:
     head : HeadConfig
         Head training protocol.
     device : str
-        Torch device for head training and torch-based strategies.
+        Torch device for head training and torch-based strategies. On any device but the CPU
+        the strategies' heavy kernels (herding, k-means, BAIT, BADGE, Coreset) run in torch
+        there as well (``SelectionContext.kernel_device``); ``"cpu"`` keeps their numpy form.
     label : str, optional
         Name of the trial's strategy in the results (the ``strategy`` column and the file path);
         defaults to ``strategy``. Needed when one grid runs a strategy under several parameter
@@ -208,6 +211,8 @@ def run_trial(
         dataset.n_features, dataset.n_classes, head_init_seed(seed), spec.head, spec.device
     )
     b = spec.batch_size
+    # "cpu": the numpy kernels, bit-identical to the reference; an accelerator: torch kernels there
+    kernel_device = kernel_device_for(spec.device)
 
     def save(complete: bool) -> None:
         if path is None:
@@ -248,6 +253,7 @@ def run_trial(
                 head,
                 seed=child_seed(seed, "cycle", cycle, "context"),
                 cycle=cycle,
+                kernel_device=kernel_device,
             )
             candidates = ctx.unlabeled()
             if not strategy.manages_pool and spec.subsample and candidates.size > spec.subsample:

@@ -22,6 +22,7 @@ import numpy as np
 
 from refine.context import SelectionContext
 from refine.data import validate_features
+from refine.device import kernel_device_for
 from refine.errors import (
     ConfigError,
     DataError,
@@ -139,7 +140,9 @@ class SelectRequest:
     head_epochs : int
         Epochs of head training (paper protocol: 200).
     device : str
-        Torch device of head training.
+        Torch device of head training and of the strategies' heavy kernels: ``"cpu"`` keeps
+        the numpy kernels (the reference); any other device also runs the kernels in torch
+        there (:class:`~refine.context.SelectionContext`, ``kernel_device``).
     jobs : int or None
         Threads for the filtering draws of Refine / ``filtered:*`` (None: all CPU cores); the
         batch does not depend on it.
@@ -309,7 +312,12 @@ def run_selection(
         build_strategy(cold_start, request.resolved_params(cold_start)) if use_cold else requested
     )
     root = as_seed_sequence(seed)
-    common = dict(seed=child_seed(root, "context"), cycle=cycle)
+    # a CPU request keeps the numpy kernels; an accelerator runs them in torch there too
+    common = dict(
+        seed=child_seed(root, "context"),
+        cycle=cycle,
+        kernel_device=kernel_device_for(request.device),
+    )
     if chosen.label_free and exclude.size:
         covered = np.concatenate([labeled, exclude])
         ctx: SelectionContext = _CoverageContext(
@@ -452,7 +460,9 @@ def select_batch(
     head_config : HeadConfig, optional
         All head-training hyperparameters.
     device : str
-        Torch device of head training: ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"auto"``.
+        Torch device of head training: ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"auto"``. On a
+        device other than the CPU the strategies' heavy kernels run in torch there too (same
+        batches where there are no near-ties); ``"cpu"`` keeps the numpy kernels.
     cycle : int
         AL cycle number handed to the strategy (only schedule-based strategies such as TCM
         read it).

@@ -392,6 +392,7 @@ class _AutoALBase(Strategy):
             head=ctx.head,
             seed=child_seed(root, "scoring-context"),
             cycle=ctx.cycle,
+            kernel_device=ctx.kernel_device,
         )
 
     # ------------------------------------------------------------------ selection

@@ -142,5 +142,10 @@ class Badge(Strategy):
     requires = frozenset({"probas", "features"})
 
     def _select(self, ctx, candidates, batch_size, rng):
+        if ctx.kernel_device is not None:  # torch kernels (refine/strategies/_torch_clustering.py)
+            from refine.strategies._torch_clustering import badge_select
+
+            Q, _ = gradient_factors(ctx.probas(candidates), np.empty((candidates.size, 0)))
+            return candidates[badge_select(ctx, candidates, Q, batch_size, rng)]
         Q, H = gradient_factors(ctx.probas(candidates), ctx.X[candidates])
         return candidates[kmeanspp_seeding(Q, H, batch_size, rng)]

@@ -579,6 +579,11 @@ class Bait(Strategy):
         candidates, note = large_pool_subsample(
             candidates, self.large_pool, max(self.pool_sample, batch_size), rng
         )
+        if ctx.kernel_device is not None:  # torch kernels (refine/strategies/_torch_bait.py)
+            from refine.strategies._torch_bait import bait_select
+
+            picks = bait_select(self, ctx, candidates, batch_size, row_weights)
+            return Selection(candidates[picks], note)
         engine = self._engine(ctx, candidates, batch_size)
         n_forward = min(candidates.size, max(batch_size, int(self.oversampling * batch_size)))
         return Selection(candidates[engine.run(batch_size, n_forward)], note)

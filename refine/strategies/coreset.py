@@ -104,6 +104,10 @@ class CoreSet(Strategy):
 
     def _select(self, ctx, candidates, batch_size, rng):
         budget = check_memory_budget(self.memory_budget_mb)
+        if ctx.kernel_device is not None:  # torch kernels (refine/strategies/_torch_clustering.py)
+            from refine.strategies._torch_clustering import coreset_select
+
+            return candidates[coreset_select(ctx, candidates, batch_size, rng, budget)]
         X = np.asarray(ctx.X[candidates], dtype=np.float64)
         x_sq = np.einsum("ij,ij->i", X, X)
         if ctx.n_labeled:

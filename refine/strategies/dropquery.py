@@ -123,6 +123,12 @@ class DropQuery(Strategy):
         if pos.size < batch_size:
             chosen = candidates[pos]
         else:
-            emb = ctx.normalized_features(candidates[pos])
-            chosen = candidates[pos[nearest_to_centres(emb, batch_size, rng)]]
+            if ctx.kernel_device is not None:  # torch kernels (strategies/_torch_clustering.py)
+                from refine.strategies._torch_clustering import nearest_centres_of
+
+                picks = nearest_centres_of(ctx, candidates[pos], batch_size, rng)
+            else:
+                emb = ctx.normalized_features(candidates[pos])
+                picks = nearest_to_centres(emb, batch_size, rng)
+            chosen = candidates[pos[picks]]
         return fill_at_random(chosen, [candidates[pos], candidates], batch_size, rng)

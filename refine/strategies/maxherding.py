@@ -101,6 +101,11 @@ class MaxHerding(Strategy):
         candidates, note = large_pool_subsample(
             candidates, self.large_pool, max(self.pool_sample, batch_size), rng
         )
+        if ctx.kernel_device is not None:  # torch kernels (refine/strategies/_torch_herding.py)
+            from refine.strategies._torch_herding import herding_select
+
+            kw = dict(gamma=gamma, u=None, gain=gain, memory_budget_mb=budget, rng=rng)
+            return Selection(candidates[herding_select(ctx, candidates, batch_size, **kw)], note)
         F = ctx.normalized_features(candidates)
         m0 = labeled_coverage(F, ctx.normalized_features(ctx.labeled), gamma, budget)
         picks = herding_greedy(

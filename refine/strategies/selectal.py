@@ -257,6 +257,7 @@ class SelectAL(Strategy):
             head=ctx.head if needs_model else None,
             seed=child_seed(root, "surrogate-context"),
             cycle=ctx.cycle,
+            kernel_device=ctx.kernel_device,
         )
         # Retrainings: the run's initial weights and protocol, only the epochs changed.
         trainer = copy.copy(ctx.trainer)

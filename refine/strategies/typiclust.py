@@ -176,7 +176,13 @@ class TypiClust(Strategy):
         F = ctx.normalized_features(idx) if self.variant == "original" else ctx.X[idx]
         n_clusters = min(n_lab + batch_size, int(self.max_clusters))
         minibatch = self.variant == "original" and n_clusters > _MINIBATCH_ABOVE
-        _, labels = kmeans(F, n_clusters, rng, minibatch=minibatch)
+        if ctx.kernel_device is not None:  # torch kernels (refine/strategies/_torch_clustering.py)
+            from refine.strategies._torch_clustering import kmeans_of
+
+            kw = dict(normalized=self.variant == "original", minibatch=minibatch)
+            F, labels = kmeans_of(ctx, idx, n_clusters, rng, **kw)
+        else:
+            _, labels = kmeans(F, n_clusters, rng, minibatch=minibatch)
         if self.variant == "dal":
             picked = self._select_dal(F, labels, n_lab, batch_size)
         else:
@@ -186,6 +192,10 @@ class TypiClust(Strategy):
 
     def _typicality(self, F: np.ndarray) -> np.ndarray:
         k = min(int(self.n_neighbors), F.shape[0] // 2)
+        if not isinstance(F, np.ndarray):  # a tensor: the torch path's device rows
+            from refine.strategies._torch_clustering import typicality as torch_typicality
+
+            return torch_typicality(F, k, self.metric, float(self.memory_budget_mb), F.device)
         return typicality(F, k, self.metric, float(self.memory_budget_mb))
 
     def _pick(self, t: np.ndarray) -> int:

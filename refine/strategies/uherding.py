@@ -375,6 +375,11 @@ class UHerding(Strategy):
         if not (u > 0).any():
             u = np.ones_like(u)
         gamma = self.cycle_gamma(ctx, p)
+        if ctx.kernel_device is not None:  # torch kernels (refine/strategies/_torch_herding.py)
+            from refine.strategies._torch_herding import herding_select
+
+            kw = dict(gamma=gamma, u=u, gain=p["gain"], memory_budget_mb=p["budget"], rng=rng)
+            return Selection(candidates[herding_select(ctx, candidates, batch_size, **kw)], note)
         F = ctx.normalized_features(candidates)
         m0 = labeled_coverage(F, ctx.normalized_features(ctx.labeled), gamma, p["budget"])
         picks = herding_greedy(
