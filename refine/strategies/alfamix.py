@@ -28,7 +28,13 @@ import scipy.sparse as sp
 
 from refine.errors import ConfigError, check_memory_budget, unknown_choice
 from refine.strategies._clustering import fill_at_random, nearest_to_centres
-from refine.strategies.base import Strategy
+from refine.strategies._large_pool import (
+    LARGE_POOL,
+    POOL_SAMPLE,
+    check_large_pool,
+    large_pool_subsample,
+)
+from refine.strategies.base import Selection, Strategy
 from refine.strategies.registry import register_strategy
 
 _ANCHOR_MODES = ("all_classes", "published")
@@ -67,6 +73,13 @@ class AlfaMix(Strategy):
         builds every mix and its logits, anchor by anchor (O(N·A·D·K) time, the reference).
     memory_budget_mb : float, default=256
         Bound on the per-chunk working memory (candidates are processed in row chunks).
+    large_pool : int or None, default=100000
+        Above this many flagged candidates, k-means runs on a uniform random subsample of
+        ``pool_sample`` of them (the published subsample semantics,
+        :mod:`refine.strategies._large_pool`; recorded in ``trace_["large_pool"]``); the flagging
+        itself always covers every candidate, in row chunks. None: never.
+    pool_sample : int, default=20000
+        Size of that subsample (at most ``large_pool``).
 
     Notes
     -----
@@ -122,12 +135,16 @@ class AlfaMix(Strategy):
         anchor_mode: str = "all_classes",
         mix_method: str = "factorized",
         memory_budget_mb: float = 256.0,
+        large_pool: int | None = LARGE_POOL,
+        pool_sample: int = POOL_SAMPLE,
     ):
         self.alpha_cap = alpha_cap
         self.alpha_growth = alpha_growth
         self.anchor_mode = anchor_mode
         self.mix_method = mix_method
         self.memory_budget_mb = memory_budget_mb
+        self.large_pool = large_pool
+        self.pool_sample = pool_sample
 
     def _validate_params(self) -> None:
         cap = self.alpha_cap
@@ -140,6 +157,7 @@ class AlfaMix(Strategy):
         if self.mix_method not in _MIX_METHODS:
             raise unknown_choice("mix_method", self.mix_method, _MIX_METHODS)
         check_memory_budget(self.memory_budget_mb)
+        check_large_pool(self.large_pool, self.pool_sample)
 
     def _caps(self) -> list[float]:
         if not self.alpha_growth:
@@ -155,12 +173,17 @@ class AlfaMix(Strategy):
         self._validate_params()
         flagged = self.candidate_mask(ctx, candidates, batch_size)
         pos = np.flatnonzero(flagged)
+        trace: dict = {}
         if pos.size <= batch_size:
             chosen = candidates[pos]
         else:
-            emb = ctx.normalized_features(candidates[pos])
-            chosen = candidates[pos[nearest_to_centres(emb, batch_size, rng)]]
-        return fill_at_random(chosen, [candidates[pos], candidates], batch_size, rng)
+            clustered, trace = large_pool_subsample(
+                pos, self.large_pool, self.pool_sample, rng, what="flagged candidates"
+            )
+            emb = ctx.normalized_features(candidates[clustered])
+            chosen = candidates[clustered[nearest_to_centres(emb, batch_size, rng)]]
+        batch = fill_at_random(chosen, [candidates[pos], candidates], batch_size, rng)
+        return Selection(batch, trace) if trace else batch
 
     def candidate_mask(self, ctx, candidates: np.ndarray, batch_size: int) -> np.ndarray:
         """Boolean mask over ``candidates``: True where some anchor's mix flips the prediction.

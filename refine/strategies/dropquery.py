@@ -23,7 +23,13 @@ import numpy as np
 
 from refine.errors import ConfigError, check_memory_budget, check_positive_int
 from refine.strategies._clustering import fill_at_random, nearest_to_centres
-from refine.strategies.base import Strategy
+from refine.strategies._large_pool import (
+    LARGE_POOL,
+    POOL_SAMPLE,
+    check_large_pool,
+    large_pool_subsample,
+)
+from refine.strategies.base import Selection, Strategy
 from refine.strategies.registry import register_strategy
 
 
@@ -43,6 +49,13 @@ class DropQuery(Strategy):
         ``candidate_factor · b`` points exceed it, stopping at ``c > 0``.
     memory_budget_mb : float, default=256
         Bound on the dropped-out feature block processed at once.
+    large_pool : int or None, default=100000
+        Above this many flagged candidates, k-means runs on a uniform random subsample of
+        ``pool_sample`` of them (the published subsample semantics,
+        :mod:`refine.strategies._large_pool`; recorded in ``trace_["large_pool"]``); the flagging
+        itself always covers every candidate, in row chunks. None: never.
+    pool_sample : int, default=20000
+        Size of that subsample (at most ``large_pool``).
 
     Notes
     -----
@@ -67,11 +80,15 @@ class DropQuery(Strategy):
         p_drop: float = 0.75,
         candidate_factor: int = 25,
         memory_budget_mb: float = 256.0,
+        large_pool: int | None = LARGE_POOL,
+        pool_sample: int = POOL_SAMPLE,
     ):
         self.n_passes = n_passes
         self.p_drop = p_drop
         self.candidate_factor = candidate_factor
         self.memory_budget_mb = memory_budget_mb
+        self.large_pool = large_pool
+        self.pool_sample = pool_sample
 
     def _validate_params(self) -> None:
         check_positive_int("n_passes", self.n_passes)
@@ -80,6 +97,7 @@ class DropQuery(Strategy):
             raise ConfigError(f"p_drop must be a number in (0, 1), got {p!r}")
         check_positive_int("candidate_factor", self.candidate_factor, minimum=0)
         check_memory_budget(self.memory_budget_mb)
+        check_large_pool(self.large_pool, self.pool_sample)
 
     def disagreements(self, ctx, candidates: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """``c(x)``: number of dropout passes whose prediction differs from ŷ, per candidate."""
@@ -120,9 +138,14 @@ class DropQuery(Strategy):
         self._validate_params()
         counts = self.disagreements(ctx, candidates, rng)
         pos = np.flatnonzero(self.candidate_mask(counts, batch_size))
+        trace: dict = {}
         if pos.size < batch_size:
             chosen = candidates[pos]
         else:
-            emb = ctx.normalized_features(candidates[pos])
-            chosen = candidates[pos[nearest_to_centres(emb, batch_size, rng)]]
-        return fill_at_random(chosen, [candidates[pos], candidates], batch_size, rng)
+            clustered, trace = large_pool_subsample(
+                pos, self.large_pool, self.pool_sample, rng, what="flagged candidates"
+            )
+            emb = ctx.normalized_features(candidates[clustered])
+            chosen = candidates[clustered[nearest_to_centres(emb, batch_size, rng)]]
+        batch = fill_at_random(chosen, [candidates[pos], candidates], batch_size, rng)
+        return Selection(batch, trace) if trace else batch
