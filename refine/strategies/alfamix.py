@@ -355,7 +355,9 @@ def _tied_pair_flips(ctx, chunk, Z, A, eps, stats, ties, sub, budget) -> None:
         sub[p_i, p_a] = mixed.argmax(axis=1) != y[p_i]
 
 
-def _near_ties(Z: np.ndarray, A: np.ndarray, tol: float, n_bins: int = 4096):
+def _near_ties(
+    Z: np.ndarray, A: np.ndarray, tol: float, n_bins: int = 4096, block_rows: int = 1024
+):
     """All (row i, anchor a, coordinate j) with |A[a, j] − Z[i, j]| <= tol.
 
     A coarse filter first: each column's value range is cut into at most ``n_bins`` bins of
@@ -363,25 +365,46 @@ def _near_ties(Z: np.ndarray, A: np.ndarray, tol: float, n_bins: int = 4096):
     only values Z[i, j] falling in a marked bin can be tied (binning is monotone, so no tie is
     missed). Those few values are then located exactly in their sorted anchor column; to search
     all columns at once, column j is shifted by j·span, span exceeding every value's range.
+
+    The filter runs over ``block_rows`` rows at a time, in place, so that its temporaries stay in
+    cache (it reads every entry of Z, the memory-bound part at large N); the bins, and so the
+    result, do not depend on the block size.
     """
     n, D = Z.shape
     m = A.shape[0]
-    low = np.minimum(A.min(axis=0), Z.min(axis=0)) - 2 * tol
-    width = np.maximum((np.maximum(A.max(axis=0), Z.max(axis=0)) + 2 * tol - low) / n_bins, 4 * tol)
+    z_min, z_max = Z.min(axis=0), Z.max(axis=0)
+    low = np.minimum(A.min(axis=0), z_min) - 2 * tol
+    width = np.maximum((np.maximum(A.max(axis=0), z_max) + 2 * tol - low) / n_bins, 4 * tol)
     marked = np.zeros((D, n_bins + 2), dtype=bool)
     cols = np.broadcast_to(np.arange(D), A.shape)
     b_lo = np.floor((A - tol - low) / width).astype(np.int64)
     b_hi = np.floor((A + tol - low) / width).astype(np.int64)
     for off in range(3):  # an interval of width 2·tol <= width/2 spans at most two bins
         marked[cols, np.clip(np.minimum(b_lo + off, b_hi), 0, n_bins + 1)] = True
-    bins = np.floor((Z - low) / width).astype(np.int64)
-    np.clip(bins, 0, n_bins + 1, out=bins)
-    i_q, j_q = np.nonzero(marked[np.arange(D)[None, :], bins])
-    if i_q.size == 0:
+    flat = marked.ravel()
+    # bin b of column j is entry j·(n_bins + 2) + b of ``flat``; the sum is exact in float64
+    col_offset = np.arange(D, dtype=np.float64) * (n_bins + 2)
+    buf = np.empty((min(block_rows, n), D))
+    hits_i, hits_j = [], []
+    for s in range(0, n, block_rows):
+        t = buf[: min(block_rows, n - s)]
+        np.subtract(Z[s : s + block_rows], low, out=t)
+        np.divide(t, width, out=t)
+        np.floor(t, out=t)
+        # clipping the (finite, integral) floats before the cast equals clipping the integers
+        np.clip(t, 0, n_bins + 1, out=t)
+        t += col_offset
+        ii, jj = np.nonzero(flat[t.astype(np.intp)])
+        if ii.size:
+            hits_i.append(ii + s)
+            hits_j.append(jj)
+    if not hits_i:
         return None
+    i_q, j_q = np.concatenate(hits_i), np.concatenate(hits_j)
     order = np.argsort(A, axis=0, kind="stable")
     AsT = np.take_along_axis(A, order, axis=0).T  # (D, m), rows sorted
-    span = 2.0 * max(float(np.abs(A).max()), float(np.abs(Z).max())) + 4.0 * tol + 1.0
+    z_abs = max(-float(z_min.min()), float(z_max.max()))  # max |Z|, exactly
+    span = 2.0 * max(float(np.abs(A).max()), z_abs) + 4.0 * tol + 1.0
     keys = (AsT + span * np.arange(D)[:, None]).ravel()
     z = Z[i_q, j_q] + span * j_q
     lo = np.searchsorted(keys, z - tol, side="left")
