@@ -16,7 +16,7 @@ Two modes:
 
 - ``--strategy NAME`` (default ``refine``): repeats in this process, as before.
 - ``--strategies all`` or ``--strategies a,b,c``: every strategy in a fresh subprocess, so that
-  its peak RSS (``ru_maxrss``: the process's high-water mark, features and head included) is its
+  its peak RSS (``VmHWM``: the process's high-water mark, features and head included) is its
   own; a table of time and peak RSS per strategy, marked against ``--max-seconds`` and
   ``--max-gb`` (issue 21 at N = 1 000 000: 60 s and 8 GB). A strategy still running after
   ``--timeout`` seconds is stopped and reported as such.
@@ -24,6 +24,9 @@ Two modes:
 ``refine select`` runs Refine's filtering draws in one thread per CPU core, each with one BLAS
 thread (``--jobs``; the batch does not depend on it). ``--jobs 1`` measures the serial path,
 where BLAS and torch use their default thread pools.
+
+Each line also says whether the strategy used its large-pool rule (``trace["large_pool"]``: a
+uniform subsample of the candidates above a threshold, see ``refine/strategies/_large_pool.py``).
 
 Run: ``python benchmarks/bench_select.py [--repeats 1] [--n 100000] [--jobs 1]``
      ``python benchmarks/bench_select.py --n 1000000 --labels 1000 --strategies all``
@@ -120,13 +123,32 @@ def parse_strategies(text: str) -> list[str]:
     return names
 
 
+def peak_rss_kb() -> float:
+    """This process's peak RSS in kB: ``VmHWM`` of its address space.
+
+    Not ``ru_maxrss``: that survives ``fork`` + ``exec``, so a child started by a parent that
+    holds the generated pool would report the parent's size.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return float(line.split()[1])
+    except OSError:
+        pass
+    return float(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)  # an upper bound (see above)
+
+
 def child_main(args: argparse.Namespace) -> None:
     """``--child``: one strategy, one run; prints one JSON line (seconds, peak RSS, trace keys)."""
     params = parse_params(args.param)
+    if args.torch_threads is not None:
+        import torch
+
+        torch.set_num_threads(args.torch_threads)
     out = select_once(args.base, args.copy, args, args.strategy, params)
     rec = out["record"]
     trace = rec.get("trace") or {}
-    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # kilobytes on Linux
+    peak_kb = peak_rss_kb()
     print(
         "RESULT "
         + json.dumps(
@@ -169,6 +191,8 @@ def run_all(args: argparse.Namespace, base: Path, work: Path) -> None:
         ]
         if args.jobs is not None:
             cmd += ["--jobs", str(args.jobs)]
+        if args.torch_threads is not None:
+            cmd += ["--torch-threads", str(args.torch_threads)]
         for p in args.param or []:
             cmd += ["--param", p]
         t0 = time.perf_counter()
@@ -258,6 +282,14 @@ def main() -> None:
     ap.add_argument("--timeout", type=float, default=600.0, help="seconds per strategy run")
     ap.add_argument("--max-seconds", type=float, default=60.0, help="time limit for the verdict")
     ap.add_argument("--max-gb", type=float, default=8.0, help="peak-RSS limit for the verdict")
+    ap.add_argument(
+        "--torch-threads",
+        type=int,
+        default=None,
+        help="torch intra-op threads in each strategy's process (--strategies mode; default: "
+        "torch's). On a busy machine the head's tiny operations wait on spinning threads: "
+        "training it on 1000 labels took 44-73 s with 2 threads and 4 s with 1 here.",
+    )
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--base", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--copy", type=Path, help=argparse.SUPPRESS)
