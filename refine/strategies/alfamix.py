@@ -77,7 +77,9 @@ class AlfaMix(Strategy):
         Above this many flagged candidates, k-means runs on a uniform random subsample of
         ``pool_sample`` of them (the published subsample semantics,
         :mod:`refine.strategies._large_pool`; recorded in ``trace_["large_pool"]``); the flagging
-        itself always covers every candidate, in row chunks. None: never.
+        itself always covers every candidate, in row chunks. On a pool of more than this many
+        instances the per-row gradient terms are computed for the candidates of each call
+        instead of once for the whole pool. None: never.
     pool_sample : int, default=20000
         Size of that subsample (at most ``large_pool``).
 
@@ -199,7 +201,12 @@ class AlfaMix(Strategy):
         flagged = np.zeros(candidates.size, dtype=bool)
         if anchors.shape[0] == 0:
             return flagged
-        stats = ctx.memo(("alfamix", "row_stats"), lambda: _row_stats(ctx))
+        if self.large_pool is not None and ctx.n_pool > int(self.large_pool):
+            # a large pool: the per-row quantities of these candidates only (Refine's draws
+            # score 5000-subsamples of it), not a whole-pool pass per cycle
+            stats = _row_stats(ctx, rows=candidates)
+        else:
+            stats = ctx.memo(("alfamix", "row_stats"), lambda: _row_stats(ctx))
         budget = int(float(self.memory_budget_mb) * 2**20)
         n_anchor = anchors.shape[0]
         D = ctx.n_features
@@ -241,14 +248,19 @@ def _anchors(ctx, mode: str) -> np.ndarray:
     return anchors
 
 
-def _row_stats(ctx, chunk: int = 16384) -> dict[str, np.ndarray]:
-    """Per pool row: ŷ, ‖g‖ and the flip threshold t of the ray l + s·h (see AlfaMix Notes)."""
+def _row_stats(ctx, chunk: int = 16384, rows: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Per pool row: ŷ, ‖g‖ and the flip threshold t of the ray l + s·h (see AlfaMix Notes).
+
+    ``rows`` (default: every pool row) limits the computation to those rows; the arrays are
+    indexed by pool row either way (entries of other rows are undefined).
+    """
     n = ctx.n_pool
-    y = np.empty(n, dtype=np.int64)
-    gnorm = np.empty(n)
-    thresh = np.empty(n)
-    for s in range(0, n, chunk):
-        idx = np.arange(s, min(n, s + chunk))
+    y = np.full(n, -1, dtype=np.int64)
+    gnorm = np.full(n, np.nan)
+    thresh = np.full(n, np.nan)
+    todo = np.arange(n) if rows is None else np.asarray(rows, dtype=np.int64)
+    for s in range(0, todo.size, chunk):
+        idx = todo[s : s + chunk]
         logits, G, H, yy = _grad_terms(ctx, idx)
         y[idx] = yy
         gnorm[idx] = np.linalg.norm(G, axis=1)

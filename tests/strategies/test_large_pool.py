@@ -151,3 +151,18 @@ def test_large_pool_typiclust_agrees_with_the_exact_path_on_separated_blobs(seed
         assert sorted(y[picked]) == list(range(10)), params
         assert np.all(dist[picked] < q25[y[picked]]), params
         assert ("large_pool" in strat.trace_) == (params["large_pool"] is not None)
+
+
+def test_alfamix_row_terms_of_the_candidates_only_flag_the_same_points():
+    """On a pool above ``large_pool`` the gradient terms are computed per call, for the
+    candidates only (not once for the whole pool): the flags must be the same."""
+    from refine.strategies.alfamix import AlfaMix
+
+    ctx, cand = make_context(n=3000, d=8, k=4, n_labeled=30, seed=3, epochs=30)
+    sub = np.sort(np.random.default_rng(0).choice(cand, 700, replace=False))
+    lazy = AlfaMix(large_pool=1000, pool_sample=400).candidate_mask(ctx, sub, 10)
+    assert ("alfamix", "row_stats") not in ctx._memo  # the whole-pool pass did not run
+    whole = AlfaMix(large_pool=None).candidate_mask(ctx, sub, 10)
+    assert ("alfamix", "row_stats") in ctx._memo
+    assert lazy.sum() > 0
+    np.testing.assert_array_equal(lazy, whole)
