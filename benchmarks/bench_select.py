@@ -148,15 +148,17 @@ def child_main(args: argparse.Namespace) -> None:
     out = select_once(args.base, args.copy, args, args.strategy, params)
     rec = out["record"]
     trace = rec.get("trace") or {}
+    large = trace.get("large_pool")
     peak_kb = peak_rss_kb()
     print(
         "RESULT "
         + json.dumps(
             {
                 "seconds": out["seconds"],
+                "select_s": rec["seconds"],
                 "peak_rss_mb": peak_kb / 1024,
                 "selected": len(rec["selected"]),
-                "large_pool": trace.get("large_pool"),
+                "large_pool": large and f"{large['sample']} of {large['n']} {large['of']}",
             }
         ),
         flush=True,
@@ -166,9 +168,13 @@ def child_main(args: argparse.Namespace) -> None:
 def run_all(args: argparse.Namespace, base: Path, work: Path) -> None:
     names = parse_strategies(args.strategies)
     print(
-        f"{'strategy':>16} {'seconds':>9} {'peak RSS MB':>12}  verdict "
+        f"{'strategy':>16} {'seconds':>9} {'selection':>10} {'peak RSS MB':>12}  verdict "
         f"(≤ {args.max_seconds:.0f} s and ≤ {args.max_gb:.0f} GB)",
         flush=True,
+    )
+    print(
+        "  (seconds: open + verify + select + record, as `refine select`; selection: head "
+        "training and the strategy)"
     )
     ok_all = True
     for name in names:
@@ -199,7 +205,9 @@ def run_all(args: argparse.Namespace, base: Path, work: Path) -> None:
         try:
             proc = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout)
         except subprocess.TimeoutExpired:
-            print(f"{name:>16} {'>' + str(int(args.timeout)):>9} {'—':>12}  OVER (stopped)")
+            print(
+                f"{name:>16} {'>' + str(int(args.timeout)):>9} {'—':>10} {'—':>12}  OVER (stopped)"
+            )
             ok_all = False
             shutil.rmtree(work / f"run-{name}", ignore_errors=True)
             continue
@@ -208,15 +216,16 @@ def run_all(args: argparse.Namespace, base: Path, work: Path) -> None:
         shutil.rmtree(work / f"run-{name}", ignore_errors=True)
         if proc.returncode != 0 or line is None:
             tail = (proc.stderr.strip().splitlines() or ["?"])[-1]
-            print(f"{name:>16} {'failed':>9} {'—':>12}  rc={proc.returncode}: {tail}")
+            print(f"{name:>16} {'failed':>9} {'—':>10} {'—':>12}  rc={proc.returncode}: {tail}")
             ok_all = False
             continue
         res = json.loads(line[len("RESULT ") :])
         ok = res["seconds"] <= args.max_seconds and res["peak_rss_mb"] <= args.max_gb * 1024
         ok_all &= ok
-        note = f"  large-pool path: {res['large_pool']}" if res.get("large_pool") else ""
+        note = f"  large-pool rule: {res['large_pool']}" if res.get("large_pool") else ""
         print(
-            f"{name:>16} {res['seconds']:>9.1f} {res['peak_rss_mb']:>12.0f}  "
+            f"{name:>16} {res['seconds']:>9.1f} {res['select_s']:>10.1f} "
+            f"{res['peak_rss_mb']:>12.0f}  "
             f"{'ok' if ok else 'OVER'}   (process {wall:.0f} s){note}",
             flush=True,
         )

@@ -74,13 +74,13 @@ class AlfaMix(Strategy):
     memory_budget_mb : float, default=256
         Bound on the per-chunk working memory (candidates are processed in row chunks).
     large_pool : int or None, default=100000
-        Above this many flagged candidates, k-means runs on a uniform random subsample of
-        ``pool_sample`` of them (the published subsample semantics,
-        :mod:`refine.strategies._large_pool`; recorded in ``trace_["large_pool"]``); the flagging
-        itself always covers every candidate, in row chunks. On a pool of more than this many
-        instances the per-row gradient terms are computed for the candidates of each call
-        instead of once for the whole pool. None: never.
-    pool_sample : int, default=20000
+        Above this many candidates, score a uniform random subsample of ``pool_sample`` of them
+        (the published subsample semantics, :mod:`refine.strategies._large_pool`; recorded in
+        ``trace_["large_pool"]``): flagging all of a million candidates, in row chunks, takes
+        minutes here. On a pool of more than this many instances the per-row gradient terms
+        are computed for the candidates of each call instead of once for the whole pool (Refine
+        scores 5000-subsamples of it). None: never.
+    pool_sample : int, default=10000
         Size of that subsample (at most ``large_pool``).
 
     Notes
@@ -173,19 +173,18 @@ class AlfaMix(Strategy):
     # ------------------------------------------------------------------ selection
     def _select(self, ctx, candidates, batch_size, rng):
         self._validate_params()
-        flagged = self.candidate_mask(ctx, candidates, batch_size)
+        scored, trace = large_pool_subsample(candidates, self.large_pool, self.pool_sample, rng)
+        flagged = self.candidate_mask(ctx, scored, batch_size)
         pos = np.flatnonzero(flagged)
-        trace: dict = {}
         if pos.size <= batch_size:
-            chosen = candidates[pos]
+            chosen = scored[pos]
         else:
-            clustered, trace = large_pool_subsample(
-                pos, self.large_pool, self.pool_sample, rng, what="flagged candidates"
-            )
-            emb = ctx.normalized_features(candidates[clustered])
-            chosen = candidates[clustered[nearest_to_centres(emb, batch_size, rng)]]
-        batch = fill_at_random(chosen, [candidates[pos], candidates], batch_size, rng)
-        return Selection(batch, trace) if trace else batch
+            emb = ctx.normalized_features(scored[pos])
+            chosen = scored[pos[nearest_to_centres(emb, batch_size, rng)]]
+        if not trace:
+            return fill_at_random(chosen, [candidates[pos], candidates], batch_size, rng)
+        batch = fill_at_random(chosen, [scored[pos], scored, candidates], batch_size, rng)
+        return Selection(batch, trace)
 
     def candidate_mask(self, ctx, candidates: np.ndarray, batch_size: int) -> np.ndarray:
         """Boolean mask over ``candidates``: True where some anchor's mix flips the prediction.

@@ -147,7 +147,7 @@ class Badge(Strategy):
     ----------
     large_pool : int or None, default=100000
         Threshold on the number of candidates above which the subsample is scored; None: never.
-    pool_sample : int, default=20000
+    pool_sample : int, default=10000
         Size of the subsample (at most ``large_pool``).
 
     References

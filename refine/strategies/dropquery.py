@@ -50,11 +50,11 @@ class DropQuery(Strategy):
     memory_budget_mb : float, default=256
         Bound on the dropped-out feature block processed at once.
     large_pool : int or None, default=100000
-        Above this many flagged candidates, k-means runs on a uniform random subsample of
-        ``pool_sample`` of them (the published subsample semantics,
-        :mod:`refine.strategies._large_pool`; recorded in ``trace_["large_pool"]``); the flagging
-        itself always covers every candidate, in row chunks. None: never.
-    pool_sample : int, default=20000
+        Above this many candidates, score a uniform random subsample of ``pool_sample`` of them
+        (the published subsample semantics, :mod:`refine.strategies._large_pool`; recorded in
+        ``trace_["large_pool"]``): the dropout passes over all of a million candidates, in row
+        chunks, take a minute here. None: never.
+    pool_sample : int, default=10000
         Size of that subsample (at most ``large_pool``).
 
     Notes
@@ -136,16 +136,15 @@ class DropQuery(Strategy):
 
     def _select(self, ctx, candidates, batch_size, rng):
         self._validate_params()
-        counts = self.disagreements(ctx, candidates, rng)
+        scored, trace = large_pool_subsample(candidates, self.large_pool, self.pool_sample, rng)
+        counts = self.disagreements(ctx, scored, rng)
         pos = np.flatnonzero(self.candidate_mask(counts, batch_size))
-        trace: dict = {}
         if pos.size < batch_size:
-            chosen = candidates[pos]
+            chosen = scored[pos]
         else:
-            clustered, trace = large_pool_subsample(
-                pos, self.large_pool, self.pool_sample, rng, what="flagged candidates"
-            )
-            emb = ctx.normalized_features(candidates[clustered])
-            chosen = candidates[clustered[nearest_to_centres(emb, batch_size, rng)]]
-        batch = fill_at_random(chosen, [candidates[pos], candidates], batch_size, rng)
-        return Selection(batch, trace) if trace else batch
+            emb = ctx.normalized_features(scored[pos])
+            chosen = scored[pos[nearest_to_centres(emb, batch_size, rng)]]
+        if not trace:
+            return fill_at_random(chosen, [candidates[pos], candidates], batch_size, rng)
+        batch = fill_at_random(chosen, [scored[pos], scored, candidates], batch_size, rng)
+        return Selection(batch, trace)

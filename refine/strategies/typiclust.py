@@ -131,7 +131,7 @@ class TypiClust(Strategy):
         ``pool_sample`` candidates instead of all of them (the published subsample semantics,
         :mod:`refine.strategies._large_pool`; recorded in ``trace_["large_pool"]``). None: never.
         The paper's pools (5000-instance subsamples) are far below it.
-    pool_sample : int, default=20000
+    pool_sample : int, default=10000
         Size of that subsample (at most ``large_pool``).
 
     Notes
@@ -151,7 +151,8 @@ class TypiClust(Strategy):
     Cost: k-means O((|L| + N)·C·D) per Lloyd iteration plus the seeding (C steps of one matrix
     product each), and O(n_c²·D) for the typicality of each visited cluster. No N×N matrix.
     At N = 10⁶ this is about 20 minutes here, hence the large-pool rule: with the default
-    subsample k-means runs on |L| + 20 000 points, a few seconds.
+    subsample k-means runs on |L| + 10 000 points (its k-means++ seeding, C passes over them,
+    dominates: ≈ 10 s here on a busy machine).
     """
 
     name = "typiclust"

@@ -14,17 +14,9 @@ from refine.strategies import make_strategy
 from refine.strategies._large_pool import large_pool_subsample
 from tests.conftest import make_context
 
-#: Strategies that subsample the candidates themselves (the exact path then runs on the subsample).
-SUBSAMPLING = ["typiclust", "inv_typiclust", "badge", "coreset"]
-#: Strategies that flag every candidate and cluster a subsample of the flagged ones.
-FLAGGING = ["alfamix", "dropquery"]
+#: Strategies with the rule (the exact path then runs on the subsample).
+SUBSAMPLING = ["typiclust", "inv_typiclust", "badge", "coreset", "alfamix", "dropquery"]
 LOW = dict(large_pool=1000, pool_sample=400)
-#: ALFA-Mix flags about 500 of the 2970 candidates here, DropQuery about 1300.
-LOW_FLAGGED = dict(large_pool=300, pool_sample=200)
-
-
-def low(name):
-    return LOW_FLAGGED if name in FLAGGING else LOW
 
 
 @pytest.fixture(scope="module")
@@ -32,22 +24,19 @@ def big():
     return make_context(n=3000, d=8, k=4, n_labeled=30, seed=3, epochs=30)
 
 
-@pytest.mark.parametrize("name", SUBSAMPLING + FLAGGING)
+@pytest.mark.parametrize("name", SUBSAMPLING)
 def test_invariants_on_the_large_pool_path(big, name):
     ctx, cand = big
-    strat = make_strategy(name, **low(name))
+    strat = make_strategy(name, **LOW)
     a = strat.select(ctx, cand, 25, np.random.default_rng(5))
     trace = strat.trace_
-    b = make_strategy(name, **low(name)).select(ctx, cand, 25, np.random.default_rng(5))
+    b = make_strategy(name, **LOW).select(ctx, cand, 25, np.random.default_rng(5))
     assert a.size == 25 and np.unique(a).size == 25
     assert not ctx.labeled_mask[a].any() and np.isin(a, cand).all()
     np.testing.assert_array_equal(a, b)  # same seed, same batch
     rec = trace["large_pool"]
-    assert rec["threshold"] == low(name)["large_pool"] and rec["sample"] == low(name)["pool_sample"]
-    if name in SUBSAMPLING:
-        assert rec["n"] == cand.size and rec["of"] == "candidates"
-    else:
-        assert rec["of"] == "flagged candidates" and rec["n"] > rec["threshold"]
+    assert rec["threshold"] == 1000 and rec["sample"] == 400
+    assert rec["n"] == cand.size and rec["of"] == "candidates"
 
 
 @pytest.mark.parametrize("name", SUBSAMPLING)
@@ -63,26 +52,7 @@ def test_large_pool_path_is_the_exact_strategy_on_a_uniform_subsample_drawn_firs
     assert np.isin(got, sub).all()
 
 
-@pytest.mark.parametrize("name", FLAGGING)
-def test_flagging_strategies_cluster_a_subsample_of_the_flagged_candidates(big, name):
-    ctx, cand = big
-    strat = make_strategy(name, **LOW_FLAGGED)
-    got = strat.select(ctx, cand, 25, np.random.default_rng(2))
-    n_flagged = strat.trace_["large_pool"]["n"]
-    whole = make_strategy(name, large_pool=None)
-    ref = whole.select(ctx, cand, 25, np.random.default_rng(2))
-    assert "large_pool" not in (whole.trace_ or {})
-    # the same flagged set either way, so the batch of both paths lies inside it
-    if name == "alfamix":
-        flagged = cand[whole.candidate_mask(ctx, cand, 25)]
-    else:
-        counts = whole.disagreements(ctx, cand, np.random.default_rng(2))
-        flagged = cand[whole.candidate_mask(counts, 25)]
-    assert flagged.size == n_flagged
-    assert np.isin(got, flagged).all() and np.isin(ref, flagged).all()
-
-
-@pytest.mark.parametrize("name", SUBSAMPLING + FLAGGING)
+@pytest.mark.parametrize("name", SUBSAMPLING)
 def test_below_the_threshold_nothing_changes(context_factory, name):
     ctx, cand = context_factory(n=400, d=8, k=4, n_labeled=20, seed=1, epochs=30)
     default = make_strategy(name)
@@ -103,7 +73,7 @@ def test_subsample_helper_draws_nothing_below_the_threshold():
     assert out.size == 10 and np.all(np.diff(out) > 0) and trace["large_pool"]["n"] == 50
 
 
-@pytest.mark.parametrize("name", SUBSAMPLING + FLAGGING)
+@pytest.mark.parametrize("name", SUBSAMPLING)
 @pytest.mark.parametrize(
     ("params", "match"),
     [
