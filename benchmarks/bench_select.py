@@ -299,6 +299,13 @@ def main() -> None:
         "torch's). On a busy machine the head's tiny operations wait on spinning threads: "
         "training it on 1000 labels took 44-73 s with 2 threads and 4 s with 1 here.",
     )
+    ap.add_argument(
+        "--base-project",
+        type=Path,
+        default=None,
+        help="an already built project folder to copy instead of building one (its N, |L| "
+        "and K are what they are; --n/--labels/--classes then only label the output)",
+    )
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--base", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--copy", type=Path, help=argparse.SUPPRESS)
@@ -313,7 +320,10 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="bench_select-", dir=args.workdir))
     try:
         t0 = time.perf_counter()
-        base = build_project(work / "base", args).root
+        if args.base_project is not None:
+            base = args.base_project.resolve()  # reused as is: the runs work on copies
+        else:
+            base = build_project(work / "base", args).root
         setup_s = time.perf_counter() - t0
         gc.collect()
         what = args.strategies or f"{args.strategy} {parse_params(args.param) or ''}"
