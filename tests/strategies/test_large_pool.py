@@ -136,3 +136,31 @@ def test_alfamix_row_terms_of_the_candidates_only_flag_the_same_points():
     assert ("alfamix", "row_stats") in ctx._memo
     assert lazy.sum() > 0
     np.testing.assert_array_equal(lazy, whole)
+
+
+def test_tailor_arms_work_on_one_subsample_of_a_large_pool(big):
+    ctx, cand = big
+    arms = ("random", "margin", "coreset")
+    strat = make_strategy("tailor", strategies=arms, **LOW)
+    got = strat.select(ctx, cand, 25, np.random.default_rng(8))
+    again = make_strategy("tailor", strategies=arms, **LOW).select(
+        ctx, cand, 25, np.random.default_rng(8)
+    )
+    np.testing.assert_array_equal(got, again)
+    assert got.size == 25 and np.unique(got).size == 25 and not ctx.labeled_mask[got].any()
+    sub = np.sort(np.random.default_rng(8).choice(cand, size=400, replace=False))
+    assert np.isin(got, sub).all()
+    assert strat.trace_["large_pool"]["sample"] == 400
+    assert sum(strat.trace_["tailor_arm_counts"].values()) == 25
+    whole = make_strategy("tailor", strategies=arms, large_pool=None)
+    whole.select(ctx, cand, 25, np.random.default_rng(8))
+    assert "large_pool" not in whole.trace_
+
+
+def test_tailor_subsample_holds_at_least_a_batch(big):
+    ctx, cand = big
+    strat = make_strategy(
+        "tailor", strategies=("random", "margin"), large_pool=1000, pool_sample=10
+    )
+    got = strat.select(ctx, cand, 25, np.random.default_rng(1))
+    assert got.size == 25 and strat.trace_["large_pool"]["sample"] == 25
