@@ -73,7 +73,7 @@ def test_subsample_helper_draws_nothing_below_the_threshold():
     assert out.size == 10 and np.all(np.diff(out) > 0) and trace["large_pool"]["n"] == 50
 
 
-@pytest.mark.parametrize("name", SUBSAMPLING)
+@pytest.mark.parametrize("name", [*SUBSAMPLING, "tailor", "autoal", "autoal-original"])
 @pytest.mark.parametrize(
     ("params", "match"),
     [
@@ -164,3 +164,18 @@ def test_tailor_subsample_holds_at_least_a_batch(big):
     )
     got = strat.select(ctx, cand, 25, np.random.default_rng(1))
     assert got.size == 25 and strat.trace_["large_pool"]["sample"] == 25
+
+
+@pytest.mark.parametrize("name", ["autoal", "autoal-original"])
+def test_autoal_scores_one_subsample_of_a_large_pool(big, name):
+    from tests.conftest import CHEAP_PARAMS
+
+    ctx, cand = big
+    params = dict(CHEAP_PARAMS[name], strategies=("random", "margin"), **LOW)
+    strat = make_strategy(name, **params)
+    got = strat.select(ctx, cand, 10, np.random.default_rng(6))
+    sub = np.sort(np.random.default_rng(6).choice(cand, size=400, replace=False))
+    assert got.size == 10 and np.unique(got).size == 10 and np.isin(got, sub).all()
+    assert strat.trace_["large_pool"]["n"] == cand.size
+    again = make_strategy(name, **params).select(ctx, cand, 10, np.random.default_rng(6))
+    np.testing.assert_array_equal(got, again)
