@@ -330,7 +330,8 @@ def main() -> None:
         print(
             f"refine select: N={args.n}, D={args.dim}, K={args.classes}, |L|={args.labels}, "
             f"budget={args.budget}, strategy={what}, epochs={args.epochs}, "
-            f"torch threads={torch.get_num_threads()} (setup {setup_s:.1f}s)",
+            f"torch threads={args.torch_threads or torch.get_num_threads()} "
+            f"(setup {setup_s:.1f}s)",
             flush=True,
         )
         if args.strategies:
