@@ -12,6 +12,16 @@ Targets (issue 3, 2-core machine): every strategy under 2 s at N = 5000, b = 200
 faster than scikit-activeml wherever both exist.
 
 Run: ``python benchmarks/bench_strategies.py [--n 5000 50000] [--k 10 200] [--b 10 200]``
+
+``--vs-previous`` (issue 21): the CIFAR-10-scale draws of Refine's first filtering round (pool
+N = 50 000, D = 384, K = 10, b = 10, |L| = 20; 11 draws, each on its own 5000-subsample) for
+TypiClust, ALFA-Mix, DropQuery and BADGE: median seconds per round over ``--pairs`` alternating
+runs of the current kernels and of their predecessors (``benchmarks/_previous_kernels.py``,
+swapped in where a kernel was rewritten), the ratio, and whether every batch is identical. Then
+the same draws in two threads (one BLAS thread each, as Refine's ``n_jobs=2`` runs them) against
+one thread: the speed-up shows which strategies hold the GIL.
+
+Run: ``python benchmarks/bench_strategies.py --vs-previous [--pairs 3]``
 """
 
 from __future__ import annotations
@@ -70,6 +80,101 @@ def setting(n: int, k: int, b: int, seed: int = 0):
     return ctx, np.arange(n)
 
 
+#: Rewritten kernels: (module, attribute, previous implementation in _previous_kernels).
+REWRITTEN = {"alfamix": [("refine.strategies.alfamix", "_near_ties", "near_ties_before_blocking")]}
+
+
+def cifar_round(seed: int = 0):
+    """Context and the 11 subsamples of one Refine round at CIFAR-10 scale."""
+    n, k, nl, d = 50_000, 10, 20, 384
+    data = load_dataset(
+        "synthetic", n_train=n, n_test=10, n_features=d, n_classes=k, cluster_std=2.0, seed=seed
+    )
+    labeled = np.random.default_rng(seed).choice(n, nl, replace=False)
+    trainer = HeadTrainer(d, k, init_seed=0, config=HeadConfig(epochs=200))
+    head = trainer.fit(data.X_train[labeled], data.y_train[labeled], seed=0)
+    ctx = SelectionContext(data.X_train, labeled, data.y_train[labeled], k, trainer, head, seed=1)
+    ctx.prepare(frozenset({"probas", "normalized_features", "head"}))
+    unl = ctx.unlabeled()
+    subs = [np.sort(np.random.default_rng(s).choice(unl, 5000, replace=False)) for s in range(11)]
+    return ctx, subs
+
+
+def run_round(name: str, ctx, subs, threads: int = 1) -> tuple[float, list[np.ndarray]]:
+    """Seconds for the 11 draws (``threads`` at a time, one BLAS thread each) and the batches."""
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    from threadpoolctl import threadpool_limits
+
+    def draw(i: int) -> np.ndarray:
+        return make_strategy(name).select(ctx, subs[i], 10, np.random.default_rng(i))
+
+    with threadpool_limits(1):
+        t0 = time.perf_counter()
+        if threads == 1:
+            out = [draw(i) for i in range(len(subs))]
+        else:
+            with ThreadPoolExecutor(threads) as pool:
+                out = list(pool.map(draw, range(len(subs))))
+        return time.perf_counter() - t0, out
+
+
+def swapped(name: str):
+    """Context manager: the previous kernels of ``name`` swapped in."""
+    import contextlib
+
+    import _previous_kernels
+
+    @contextlib.contextmanager
+    def cm():
+        saved = []
+        for mod_name, attr, prev in REWRITTEN.get(name, []):
+            mod = importlib.import_module(mod_name)
+            saved.append((mod, attr, getattr(mod, attr)))
+            setattr(mod, attr, getattr(_previous_kernels, prev))
+        try:
+            yield
+        finally:
+            for mod, attr, fn in saved:
+                setattr(mod, attr, fn)
+
+    return cm()
+
+
+def vs_previous(pairs: int) -> None:
+    import statistics
+
+    ctx, subs = cifar_round()
+    print(
+        "CIFAR-10 scale, one Refine round: 11 draws on 5000-subsamples of N=50000, D=384, K=10, "
+        "b=10, |L|=20; one BLAS thread"
+    )
+    print(
+        f"{'strategy':>10} {'before s':>9} {'now s':>8} {'ratio':>6} {'same':>5} "
+        f"{'2 threads s':>12} {'speed-up':>9}"
+    )
+    for name in ("typiclust", "alfamix", "dropquery", "badge"):
+        run_round(name, ctx, subs[:2])  # warm-up
+        old_t, new_t, same = [], [], True
+        for _ in range(pairs):
+            with swapped(name):
+                t_old, b_old = run_round(name, ctx, subs)
+            t_new, b_new = run_round(name, ctx, subs)
+            old_t.append(t_old)
+            new_t.append(t_new)
+            same &= all(np.array_equal(a, b) for a, b in zip(b_old, b_new, strict=True))
+        par_t, b_par = run_round(name, ctx, subs, threads=2)
+        same &= all(np.array_equal(a, b) for a, b in zip(b_new, b_par, strict=True))
+        o, n_ = statistics.median(old_t), statistics.median(new_t)
+        print(
+            f"{name:>10} {o:>9.3f} {n_:>8.3f} {o / n_:>5.2f}x {str(same):>5} {par_t:>12.3f} "
+            f"{n_ / par_t:>8.2f}x",
+            flush=True,
+        )
+    print(f"after: {machine_header()}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, nargs="+", default=[5000, 50000])
@@ -79,8 +184,17 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--max-baseline-gb", type=float, default=4.0)
     ap.add_argument("--no-baselines", action="store_true")
+    ap.add_argument(
+        "--vs-previous",
+        action="store_true",
+        help="CIFAR-scale round: current kernels against their predecessors, and 2 threads",
+    )
+    ap.add_argument("--pairs", type=int, default=3, help="alternating pairs for --vs-previous")
     args = ap.parse_args()
     print(machine_header())
+    if args.vs_previous:
+        vs_previous(args.pairs)
+        return
     base = {} if args.no_baselines else baselines()
     print(
         f"{'N':>6} {'K':>4} {'b':>4} {'strategy':>11} {'ours s':>8} {'ΔRSS MB':>8} "

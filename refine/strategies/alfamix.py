@@ -28,7 +28,13 @@ import scipy.sparse as sp
 
 from refine.errors import ConfigError, check_memory_budget, unknown_choice
 from refine.strategies._clustering import fill_at_random, nearest_to_centres
-from refine.strategies.base import Strategy
+from refine.strategies._large_pool import (
+    LARGE_POOL,
+    POOL_SAMPLE,
+    check_large_pool,
+    large_pool_subsample,
+)
+from refine.strategies.base import Selection, Strategy
 from refine.strategies.registry import register_strategy
 
 _ANCHOR_MODES = ("all_classes", "published")
@@ -67,6 +73,15 @@ class AlfaMix(Strategy):
         builds every mix and its logits, anchor by anchor (O(N·A·D·K) time, the reference).
     memory_budget_mb : float, default=256
         Bound on the per-chunk working memory (candidates are processed in row chunks).
+    large_pool : int or None, default=100000
+        Above this many candidates, score a uniform random subsample of ``pool_sample`` of them
+        (the published subsample semantics, :mod:`refine.strategies._large_pool`; recorded in
+        ``trace_["large_pool"]``): flagging all of a million candidates, in row chunks, takes
+        minutes here. On a pool of more than this many instances the per-row gradient terms
+        are computed for the candidates of each call instead of once for the whole pool (Refine
+        scores 5000-subsamples of it). None: never.
+    pool_sample : int, default=10000
+        Size of that subsample (at most ``large_pool``).
 
     Notes
     -----
@@ -122,12 +137,16 @@ class AlfaMix(Strategy):
         anchor_mode: str = "all_classes",
         mix_method: str = "factorized",
         memory_budget_mb: float = 256.0,
+        large_pool: int | None = LARGE_POOL,
+        pool_sample: int = POOL_SAMPLE,
     ):
         self.alpha_cap = alpha_cap
         self.alpha_growth = alpha_growth
         self.anchor_mode = anchor_mode
         self.mix_method = mix_method
         self.memory_budget_mb = memory_budget_mb
+        self.large_pool = large_pool
+        self.pool_sample = pool_sample
 
     def _validate_params(self) -> None:
         cap = self.alpha_cap
@@ -140,6 +159,7 @@ class AlfaMix(Strategy):
         if self.mix_method not in _MIX_METHODS:
             raise unknown_choice("mix_method", self.mix_method, _MIX_METHODS)
         check_memory_budget(self.memory_budget_mb)
+        check_large_pool(self.large_pool, self.pool_sample)
 
     def _caps(self) -> list[float]:
         if not self.alpha_growth:
@@ -153,20 +173,24 @@ class AlfaMix(Strategy):
     # ------------------------------------------------------------------ selection
     def _select(self, ctx, candidates, batch_size, rng):
         self._validate_params()
-        flagged = self.candidate_mask(ctx, candidates, batch_size)
+        scored, trace = large_pool_subsample(candidates, self.large_pool, self.pool_sample, rng)
+        flagged = self.candidate_mask(ctx, scored, batch_size)
         pos = np.flatnonzero(flagged)
         if pos.size <= batch_size:
-            chosen = candidates[pos]
+            chosen = scored[pos]
         else:
             if ctx.kernel_device is not None:  # torch kernels (strategies/_torch_clustering.py)
                 from refine.strategies._torch_clustering import nearest_centres_of
 
-                picks = nearest_centres_of(ctx, candidates[pos], batch_size, rng)
+                picks = nearest_centres_of(ctx, scored[pos], batch_size, rng)
             else:
-                emb = ctx.normalized_features(candidates[pos])
+                emb = ctx.normalized_features(scored[pos])
                 picks = nearest_to_centres(emb, batch_size, rng)
-            chosen = candidates[pos[picks]]
-        return fill_at_random(chosen, [candidates[pos], candidates], batch_size, rng)
+            chosen = scored[pos[picks]]
+        if not trace:
+            return fill_at_random(chosen, [candidates[pos], candidates], batch_size, rng)
+        batch = fill_at_random(chosen, [scored[pos], scored, candidates], batch_size, rng)
+        return Selection(batch, trace)
 
     def candidate_mask(self, ctx, candidates: np.ndarray, batch_size: int) -> np.ndarray:
         """Boolean mask over ``candidates``: True where some anchor's mix flips the prediction.
@@ -182,7 +206,12 @@ class AlfaMix(Strategy):
         flagged = np.zeros(candidates.size, dtype=bool)
         if anchors.shape[0] == 0:
             return flagged
-        stats = ctx.memo(("alfamix", "row_stats"), lambda: _row_stats(ctx))
+        if self.large_pool is not None and ctx.n_pool > int(self.large_pool):
+            # a large pool: the per-row quantities of these candidates only (Refine's draws
+            # score 5000-subsamples of it), not a whole-pool pass per cycle
+            stats = _row_stats(ctx, rows=candidates)
+        else:
+            stats = ctx.memo(("alfamix", "row_stats"), lambda: _row_stats(ctx))
         budget = int(float(self.memory_budget_mb) * 2**20)
         n_anchor = anchors.shape[0]
         D = ctx.n_features
@@ -224,14 +253,19 @@ def _anchors(ctx, mode: str) -> np.ndarray:
     return anchors
 
 
-def _row_stats(ctx, chunk: int = 16384) -> dict[str, np.ndarray]:
-    """Per pool row: ŷ, ‖g‖ and the flip threshold t of the ray l + s·h (see AlfaMix Notes)."""
+def _row_stats(ctx, chunk: int = 16384, rows: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Per pool row: ŷ, ‖g‖ and the flip threshold t of the ray l + s·h (see AlfaMix Notes).
+
+    ``rows`` (default: every pool row) limits the computation to those rows; the arrays are
+    indexed by pool row either way (entries of other rows are undefined).
+    """
     n = ctx.n_pool
-    y = np.empty(n, dtype=np.int64)
-    gnorm = np.empty(n)
-    thresh = np.empty(n)
-    for s in range(0, n, chunk):
-        idx = np.arange(s, min(n, s + chunk))
+    y = np.full(n, -1, dtype=np.int64)
+    gnorm = np.full(n, np.nan)
+    thresh = np.full(n, np.nan)
+    todo = np.arange(n) if rows is None else np.asarray(rows, dtype=np.int64)
+    for s in range(0, todo.size, chunk):
+        idx = todo[s : s + chunk]
         logits, G, H, yy = _grad_terms(ctx, idx)
         y[idx] = yy
         gnorm[idx] = np.linalg.norm(G, axis=1)
@@ -338,7 +372,9 @@ def _tied_pair_flips(ctx, chunk, Z, A, eps, stats, ties, sub, budget) -> None:
         sub[p_i, p_a] = mixed.argmax(axis=1) != y[p_i]
 
 
-def _near_ties(Z: np.ndarray, A: np.ndarray, tol: float, n_bins: int = 4096):
+def _near_ties(
+    Z: np.ndarray, A: np.ndarray, tol: float, n_bins: int = 4096, block_rows: int = 1024
+):
     """All (row i, anchor a, coordinate j) with |A[a, j] − Z[i, j]| <= tol.
 
     A coarse filter first: each column's value range is cut into at most ``n_bins`` bins of
@@ -346,25 +382,46 @@ def _near_ties(Z: np.ndarray, A: np.ndarray, tol: float, n_bins: int = 4096):
     only values Z[i, j] falling in a marked bin can be tied (binning is monotone, so no tie is
     missed). Those few values are then located exactly in their sorted anchor column; to search
     all columns at once, column j is shifted by j·span, span exceeding every value's range.
+
+    The filter runs over ``block_rows`` rows at a time, in place, so that its temporaries stay in
+    cache (it reads every entry of Z, the memory-bound part at large N); the bins, and so the
+    result, do not depend on the block size.
     """
     n, D = Z.shape
     m = A.shape[0]
-    low = np.minimum(A.min(axis=0), Z.min(axis=0)) - 2 * tol
-    width = np.maximum((np.maximum(A.max(axis=0), Z.max(axis=0)) + 2 * tol - low) / n_bins, 4 * tol)
+    z_min, z_max = Z.min(axis=0), Z.max(axis=0)
+    low = np.minimum(A.min(axis=0), z_min) - 2 * tol
+    width = np.maximum((np.maximum(A.max(axis=0), z_max) + 2 * tol - low) / n_bins, 4 * tol)
     marked = np.zeros((D, n_bins + 2), dtype=bool)
     cols = np.broadcast_to(np.arange(D), A.shape)
     b_lo = np.floor((A - tol - low) / width).astype(np.int64)
     b_hi = np.floor((A + tol - low) / width).astype(np.int64)
     for off in range(3):  # an interval of width 2·tol <= width/2 spans at most two bins
         marked[cols, np.clip(np.minimum(b_lo + off, b_hi), 0, n_bins + 1)] = True
-    bins = np.floor((Z - low) / width).astype(np.int64)
-    np.clip(bins, 0, n_bins + 1, out=bins)
-    i_q, j_q = np.nonzero(marked[np.arange(D)[None, :], bins])
-    if i_q.size == 0:
+    flat = marked.ravel()
+    # bin b of column j is entry j·(n_bins + 2) + b of ``flat``; the sum is exact in float64
+    col_offset = np.arange(D, dtype=np.float64) * (n_bins + 2)
+    buf = np.empty((min(block_rows, n), D))
+    hits_i, hits_j = [], []
+    for s in range(0, n, block_rows):
+        t = buf[: min(block_rows, n - s)]
+        np.subtract(Z[s : s + block_rows], low, out=t)
+        np.divide(t, width, out=t)
+        np.floor(t, out=t)
+        # clipping the (finite, integral) floats before the cast equals clipping the integers
+        np.clip(t, 0, n_bins + 1, out=t)
+        t += col_offset
+        ii, jj = np.nonzero(flat[t.astype(np.intp)])
+        if ii.size:
+            hits_i.append(ii + s)
+            hits_j.append(jj)
+    if not hits_i:
         return None
+    i_q, j_q = np.concatenate(hits_i), np.concatenate(hits_j)
     order = np.argsort(A, axis=0, kind="stable")
     AsT = np.take_along_axis(A, order, axis=0).T  # (D, m), rows sorted
-    span = 2.0 * max(float(np.abs(A).max()), float(np.abs(Z).max())) + 4.0 * tol + 1.0
+    z_abs = max(-float(z_min.min()), float(z_max.max()))  # max |Z|, exactly
+    span = 2.0 * max(float(np.abs(A).max()), z_abs) + 4.0 * tol + 1.0
     keys = (AsT + span * np.arange(D)[:, None]).ravel()
     z = Z[i_q, j_q] + span * j_q
     lo = np.searchsorted(keys, z - tol, side="left")

@@ -60,6 +60,12 @@ from refine.strategies._autoal_nets import (
     size_penalty,
     unpack,
 )
+from refine.strategies._large_pool import (
+    LARGE_POOL,
+    POOL_SAMPLE,
+    check_large_pool,
+    large_pool_subsample,
+)
 from refine.strategies.base import REQUIREMENTS, Selection, SmallPoolWarning, Strategy
 from refine.strategies.registry import make_strategy, register_strategy
 
@@ -123,6 +129,11 @@ class _AutoALBase(Strategy):
             for s in specs
         ]
 
+    def _validate_params(self) -> None:
+        """Every parameter, before any work (:meth:`Strategy.check_params`)."""
+        self._validate_common()
+        self._validate_variant()
+
     def _validate_common(self) -> tuple[str, ...]:
         names = self._names()
         if self.strategy_params is not None and not isinstance(self.strategy_params, dict):
@@ -152,6 +163,7 @@ class _AutoALBase(Strategy):
         if self.rescore not in _RESCORE:
             raise unknown_choice("rescore", self.rescore, _RESCORE)
         resolve_device(self.device)
+        check_large_pool(self.large_pool, self.pool_sample)
         return names
 
     # ------------------------------------------------------------------ networks and state
@@ -409,6 +421,8 @@ class _AutoALBase(Strategy):
         """Train on L (the variant's schedule), then score the candidates and take the top b."""
         names = self._validate_common()
         self._validate_variant()
+        sample = max(int(self.pool_sample), batch_size)
+        candidates, large = large_pool_subsample(candidates, self.large_pool, sample, rng)
         root = rng_seed_sequence(rng)
         self._ensure_nets(ctx, root)
         device = resolve_device(self.device)
@@ -461,6 +475,7 @@ class _AutoALBase(Strategy):
             "autoal_threshold": threshold,
             "autoal_search_updates": len(history["steps"]),
             **info,
+            **large,
         }
         return Selection(np.asarray(chosen, dtype=np.int64), trace)
 
@@ -540,6 +555,14 @@ class AutoAL(_AutoALBase):
         ``"step"`` re-runs the candidate strategies on every bilevel step (published);
         ``"batch"`` runs them once per distinct set of instances in a query (cheaper; identical
         for deterministic strategies).
+    large_pool : int or None, default=100000
+        Above this many candidates, score one uniform random subsample of ``max(pool_sample, b)``
+        of them, drawn first (the published ensemble baselines score ``subset_size``
+        candidates; :mod:`refine.strategies._large_pool`; recorded in
+        ``trace_["large_pool"]``): the candidate strategies (BAIT, the herding family) take
+        minutes on a million. None: never.
+    pool_sample : int, default=10000
+        Size of that subsample (at most ``large_pool``).
 
     Attributes
     ----------
@@ -578,6 +601,8 @@ class AutoAL(_AutoALBase):
         search_objective: str = "minimize",
         score_rows: str = "shuffled",
         rescore: str = "step",
+        large_pool: int | None = LARGE_POOL,
+        pool_sample: int = POOL_SAMPLE,
     ):
         self.strategies = strategies
         self.strategy_params = strategy_params
@@ -600,6 +625,8 @@ class AutoAL(_AutoALBase):
         self.search_objective = search_objective
         self.score_rows = score_rows
         self.rescore = rescore
+        self.large_pool = large_pool
+        self.pool_sample = pool_sample
 
     def _validate_variant(self) -> None:
         check_positive_int("num_fit_net_epochs", self.num_fit_net_epochs, minimum=0)
@@ -682,9 +709,9 @@ class AutoALOriginal(_AutoALBase):
     4. The candidate strategies mark their picks among the candidates and the top-b scores of
        SearchNet's weighting are the batch.
 
-    Parameters are those of :class:`AutoAL` without its FitNet pre-training and minibatch
-    options, plus ``num_fit_net_steps`` (100; the original code's 200 halved) and
-    ``first_cycle_repeats`` (3).
+    Parameters are those of :class:`AutoAL` (``large_pool`` and ``pool_sample`` included) without
+    its FitNet pre-training and minibatch options, plus ``num_fit_net_steps`` (100; the original
+    code's 200 halved) and ``first_cycle_repeats`` (3).
     """
 
     name = "autoal-original"
@@ -710,6 +737,8 @@ class AutoALOriginal(_AutoALBase):
         search_objective: str = "minimize",
         score_rows: str = "shuffled",
         rescore: str = "step",
+        large_pool: int | None = LARGE_POOL,
+        pool_sample: int = POOL_SAMPLE,
     ):
         self.strategies = strategies
         self.strategy_params = strategy_params
@@ -729,6 +758,8 @@ class AutoALOriginal(_AutoALBase):
         self.search_objective = search_objective
         self.score_rows = score_rows
         self.rescore = rescore
+        self.large_pool = large_pool
+        self.pool_sample = pool_sample
 
     def _validate_variant(self) -> None:
         check_positive_int("num_fit_net_steps", self.num_fit_net_steps, minimum=0)

@@ -23,7 +23,13 @@ import numpy as np
 
 from refine.errors import ConfigError, check_memory_budget, check_positive_int
 from refine.strategies._clustering import fill_at_random, nearest_to_centres
-from refine.strategies.base import Strategy
+from refine.strategies._large_pool import (
+    LARGE_POOL,
+    POOL_SAMPLE,
+    check_large_pool,
+    large_pool_subsample,
+)
+from refine.strategies.base import Selection, Strategy
 from refine.strategies.registry import register_strategy
 
 
@@ -43,6 +49,13 @@ class DropQuery(Strategy):
         ``candidate_factor · b`` points exceed it, stopping at ``c > 0``.
     memory_budget_mb : float, default=256
         Bound on the dropped-out feature block processed at once.
+    large_pool : int or None, default=100000
+        Above this many candidates, score a uniform random subsample of ``pool_sample`` of them
+        (the published subsample semantics, :mod:`refine.strategies._large_pool`; recorded in
+        ``trace_["large_pool"]``): the dropout passes over all of a million candidates, in row
+        chunks, take a minute here. None: never.
+    pool_sample : int, default=10000
+        Size of that subsample (at most ``large_pool``).
 
     Notes
     -----
@@ -67,11 +80,15 @@ class DropQuery(Strategy):
         p_drop: float = 0.75,
         candidate_factor: int = 25,
         memory_budget_mb: float = 256.0,
+        large_pool: int | None = LARGE_POOL,
+        pool_sample: int = POOL_SAMPLE,
     ):
         self.n_passes = n_passes
         self.p_drop = p_drop
         self.candidate_factor = candidate_factor
         self.memory_budget_mb = memory_budget_mb
+        self.large_pool = large_pool
+        self.pool_sample = pool_sample
 
     def _validate_params(self) -> None:
         check_positive_int("n_passes", self.n_passes)
@@ -80,6 +97,7 @@ class DropQuery(Strategy):
             raise ConfigError(f"p_drop must be a number in (0, 1), got {p!r}")
         check_positive_int("candidate_factor", self.candidate_factor, minimum=0)
         check_memory_budget(self.memory_budget_mb)
+        check_large_pool(self.large_pool, self.pool_sample)
 
     def disagreements(self, ctx, candidates: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """``c(x)``: number of dropout passes whose prediction differs from ŷ, per candidate."""
@@ -118,17 +136,21 @@ class DropQuery(Strategy):
 
     def _select(self, ctx, candidates, batch_size, rng):
         self._validate_params()
-        counts = self.disagreements(ctx, candidates, rng)
+        scored, trace = large_pool_subsample(candidates, self.large_pool, self.pool_sample, rng)
+        counts = self.disagreements(ctx, scored, rng)
         pos = np.flatnonzero(self.candidate_mask(counts, batch_size))
         if pos.size < batch_size:
-            chosen = candidates[pos]
+            chosen = scored[pos]
         else:
             if ctx.kernel_device is not None:  # torch kernels (strategies/_torch_clustering.py)
                 from refine.strategies._torch_clustering import nearest_centres_of
 
-                picks = nearest_centres_of(ctx, candidates[pos], batch_size, rng)
+                picks = nearest_centres_of(ctx, scored[pos], batch_size, rng)
             else:
-                emb = ctx.normalized_features(candidates[pos])
+                emb = ctx.normalized_features(scored[pos])
                 picks = nearest_to_centres(emb, batch_size, rng)
-            chosen = candidates[pos[picks]]
-        return fill_at_random(chosen, [candidates[pos], candidates], batch_size, rng)
+            chosen = scored[pos[picks]]
+        if not trace:
+            return fill_at_random(chosen, [candidates[pos], candidates], batch_size, rng)
+        batch = fill_at_random(chosen, [scored[pos], scored, candidates], batch_size, rng)
+        return Selection(batch, trace)

@@ -28,6 +28,12 @@ import numpy as np
 
 from refine.errors import ConfigError, unknown_choice
 from refine.seeding import child_rng, rng_seed_sequence
+from refine.strategies._large_pool import (
+    LARGE_POOL,
+    POOL_SAMPLE,
+    check_large_pool,
+    large_pool_subsample,
+)
 from refine.strategies.base import Selection, Strategy
 from refine.strategies.filtering import DEFAULT_ENSEMBLE
 from refine.strategies.registry import make_strategy, register_strategy
@@ -103,6 +109,14 @@ class TAILOR(Strategy):
         Initial value of every entry of ``α`` (both codes initialise with ones).
     mode : {"ranked", "per_pick"}, default="ranked"
         How an arm proposes its instance (see above).
+    large_pool : int or None, default=100000
+        Above this many candidates, every arm works on one uniform random subsample of
+        ``pool_sample`` of them, drawn first (the published subsample semantics, as the
+        published ensemble baselines score ``subset_size`` candidates;
+        :mod:`refine.strategies._large_pool`; recorded in ``trace_["large_pool"]``): some arms
+        (BAIT, the herding family) take minutes on a million candidates. None: never.
+    pool_sample : int, default=10000
+        Size of that subsample (at most ``large_pool``).
 
     Attributes
     ----------
@@ -135,12 +149,16 @@ class TAILOR(Strategy):
         discount: float = 0.9,
         init_alpha: float = 1.0,
         mode: str = "ranked",
+        large_pool: int | None = LARGE_POOL,
+        pool_sample: int = POOL_SAMPLE,
     ):
         self.strategies = strategies
         self.strategy_params = strategy_params
         self.discount = discount
         self.init_alpha = init_alpha
         self.mode = mode
+        self.large_pool = large_pool
+        self.pool_sample = pool_sample
 
     def requirements(self) -> frozenset[str]:
         """The arms' needs and the labels of the class-balance reward."""
@@ -182,6 +200,7 @@ class TAILOR(Strategy):
                 f"strategy_params must be a dict {{name: {{param: value}}}}, got "
                 f"{self.strategy_params!r}"
             )
+        check_large_pool(self.large_pool, self.pool_sample)
         return names
 
     def _alpha(self, n_arms: int, n_classes: int) -> np.ndarray:
@@ -224,6 +243,9 @@ class TAILOR(Strategy):
 
     def _select(self, ctx, candidates, batch_size, rng):
         names = self._validate_params()
+        # the arms need at least a batch to choose from
+        sample = max(int(self.pool_sample), batch_size)
+        candidates, large = large_pool_subsample(candidates, self.large_pool, sample, rng)
         arms = [make_strategy(n, **((self.strategy_params or {}).get(n) or {})) for n in names]
         alpha = self._alpha(len(arms), ctx.n_classes)
         v = class_balance_reward(ctx.labels, ctx.n_classes)
@@ -286,6 +308,7 @@ class TAILOR(Strategy):
             "tailor_picks": picks,
             "tailor_arm_counts": {n: int(c) for n, c in zip(names, counts, strict=True)},
             "tailor_reward": v.tolist(),
+            **large,
         }
         return Selection(np.asarray(chosen, dtype=np.int64), trace)
 
