@@ -18,8 +18,10 @@ from pathlib import Path
 
 import pandas as pd
 
-TIMING_COLUMNS = ("selection_seconds", "training_seconds")
-TIMING_KEYS = ("seconds", "selection_seconds", "training_seconds")
+from refine.loop import TIMING_COLUMNS
+
+#: Timing entries inside a trace (Refine's per-strategy ``seconds``) and the columns themselves.
+TIMING_KEYS = ("seconds", *TIMING_COLUMNS)
 
 
 def _strip_timings(value):
