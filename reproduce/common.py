@@ -64,6 +64,8 @@ class ReproduceRun:
     #: Why ``device`` was chosen (printed with every grid), e.g. " (auto: no CUDA device found)".
     device_note: str = ""
     partial: bool = False
+    #: divergences only (``--rows``): rerun just these switches, keeping the saved other rows.
+    rows: tuple[str, ...] = ()
 
     def out_dir(self, artefact: str) -> Path:
         d = self.figures / artefact
@@ -266,6 +268,13 @@ def add_common_args(ap: argparse.ArgumentParser) -> None:
         action="store_true",
         help="claims only: build the ledger from the trials finished so far, run nothing",
     )
+    ap.add_argument(
+        "--rows",
+        default="",
+        metavar="SWITCH[,SWITCH...]",
+        help="divergences only: rerun just these rows (switch names) and keep the other rows of "
+        "the saved raw table",
+    )
 
 
 def _parse_weights(items: list[str]) -> dict[str, str]:
@@ -308,6 +317,7 @@ def run_from_args(args: argparse.Namespace) -> ReproduceRun:
         if args.device == "auto" and device == "cpu"
         else (" (auto)" if args.device == "auto" else ""),
         partial=args.partial,
+        rows=tuple(r.strip() for r in args.rows.split(",") if r.strip()),
     )
     return run
 

@@ -20,7 +20,10 @@ values (the ensembles' subsample) use the CIFAR-10 value (1000) on datasets the 
 configs do not list.
 
 Writes ``paper_figures/divergences/divergences_<preset>.md`` and ``.csv`` (and the raw results
-``results_<preset>.parquet``).
+``results_<preset>.parquet``). ``--rows SWITCH[,SWITCH...]`` reruns only those rows (after a
+change to the code a row measures, or when a row is added) and keeps the other rows of the saved
+raw table; each row is a paired comparison within itself, so rows run at different times stay
+valid.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from refine.errors import unknown_choice
 from refine.grid import GridTrial, run_grid
 from refine.loop import TrialSpec
 from refine.profiles import (
@@ -254,10 +258,24 @@ def _write(run: ReproduceRun, table: pd.DataFrame, skipped: list[dict], pending:
     return [csv, md]
 
 
+def _switch_of(strategy_label: pd.Series) -> pd.Series:
+    return strategy_label.str.rsplit("@", n=1).str[0]
+
+
 def build(run: ReproduceRun) -> list:
     """Run the rows one after the other, rewriting the table after each."""
     trials, skipped = plan(run)
     raw = run.out_dir(ARTEFACT) / f"results_{run.preset.name}.parquet"
+    only = tuple(getattr(run, "rows", ()) or ())
+    for name in only:
+        if name not in {r.switch for r in ROWS}:
+            raise unknown_choice("--rows", name, [r.switch for r in ROWS])
+    kept = pd.DataFrame()
+    if only and not run.from_results:
+        if raw.exists():  # the other rows of the saved table stay as they were measured
+            saved = pd.read_parquet(raw)
+            kept = saved[~_switch_of(saved.strategy).isin(only)].reset_index(drop=True)
+        trials = [t for t in trials if t.spec.name.rsplit("@", 1)[0] in only]
     if run.from_results:
         if not raw.exists():
             raise SystemExit(f"--from-results: {raw} does not exist; run without it first")
@@ -267,7 +285,7 @@ def build(run: ReproduceRun) -> list:
         pending = [r.switch for r in ROWS if r.switch in planned - done]
         return _write(run, table, skipped, pending)
     run_dir = run.runs / run.preset.name / ARTEFACT
-    frames: list[pd.DataFrame] = []
+    frames: list[pd.DataFrame] = [kept] if len(kept) else []
     paths: list = []
     order = [r.switch for r in ROWS]
     for i, name in enumerate(order):
@@ -281,12 +299,19 @@ def build(run: ReproduceRun) -> list:
         if failed:
             raise SystemExit(f"{name}: {len(failed)} trial(s) failed: {failed[0].get('error')}")
         frames.append(_row_results(run_dir, row_trials))
-        df = pd.concat(frames, ignore_index=True)
+        df = _in_row_order(pd.concat(frames, ignore_index=True))
         df.to_parquet(raw, index=False)
         planned = {t.spec.name.rsplit("@", 1)[0] for t in trials}
         paths = _write(run, summarize(df), skipped, [n for n in order[i + 1 :] if n in planned])
         run.log(f"{ARTEFACT}: {name} done in {time.perf_counter() - t0:.0f} s")
     return [raw, *paths]
+
+
+def _in_row_order(df: pd.DataFrame) -> pd.DataFrame:
+    """Rows in :data:`ROWS` order (a rerun row goes back to its place), stable within a row."""
+    rank = {r.switch: i for i, r in enumerate(ROWS)}
+    key = _switch_of(df.strategy).map(rank)
+    return df.iloc[np.argsort(key.to_numpy(), kind="stable")].reset_index(drop=True)
 
 
 def _row_results(run_dir, trials: list[GridTrial]) -> pd.DataFrame:

@@ -486,3 +486,61 @@ def test_divergences_measure_the_90_percent_pool_on_both_cpu_datasets():
         assert pub == cor and len(pub) >= 10
         fractions = {t.spec.name.rsplit("@", 1)[1]: t.dataset_params["pool_fraction"] for t in mine}
         assert fractions == {"published": 0.9, "corrected": 1.0}
+
+
+def _fake_rows(switch_name: str, accuracy: float):
+    import pandas as pd
+
+    return pd.DataFrame(
+        [
+            {
+                "dataset": "digits",
+                "strategy": f"{switch_name}@{side}",
+                "seed": seed,
+                "cycle": cycle,
+                "accuracy": accuracy + (0.01 if side == "published" else 0.0) + 0.001 * seed,
+                "selected": [seed, cycle],
+            }
+            for side in ("published", "corrected")
+            for seed in (1, 2, 3)
+            for cycle in (0, 1)
+        ]
+    )
+
+
+def test_divergences_rows_reruns_only_the_named_rows_and_keeps_the_others(tmp_path, monkeypatch):
+    """``--rows pool_fraction`` runs that row's trials only, replaces its saved results, keeps the
+    other saved rows as they were and puts the rows back in ROWS order; a wrong name is refused."""
+    import pandas as pd
+
+    from reproduce import divergences as dv
+    from reproduce.common import ReproduceRun
+    from reproduce.presets import get_preset
+
+    run = ReproduceRun(get_preset("cpu"), figures=tmp_path / "fig", runs=tmp_path / "runs")
+    run.quiet = True
+    saved = pd.concat([_fake_rows("pool_fraction", 0.5), _fake_rows("herding_gain", 0.7)])
+    raw = run.out_dir(dv.ARTEFACT) / "results_cpu.parquet"
+    saved.to_parquet(raw, index=False)
+    ran = []
+    monkeypatch.setattr(
+        dv, "run_grid", lambda trials, *a, **k: ran.extend(trials) or [{"ok": True}] * len(trials)
+    )
+    monkeypatch.setattr(
+        dv, "_row_results", lambda run_dir, trials: _fake_rows("pool_fraction", 0.9)
+    )
+    dv.build(dataclasses.replace(run, rows=("pool_fraction",)))
+    assert ran and {t.spec.name.rsplit("@", 1)[0] for t in ran} == {"pool_fraction"}
+    after = pd.read_parquet(raw)
+    switches = after.strategy.str.rsplit("@", n=1).str[0]
+    assert switches.drop_duplicates().tolist() == ["herding_gain", "pool_fraction"]  # ROWS order
+    kept = after[switches == "herding_gain"].reset_index(drop=True)
+    pd.testing.assert_frame_equal(
+        kept[["strategy", "seed", "cycle", "accuracy"]],
+        _fake_rows("herding_gain", 0.7)[["strategy", "seed", "cycle", "accuracy"]],
+    )
+    assert after[switches == "pool_fraction"].accuracy.min() >= 0.9  # the rerun replaced it
+    table = pd.read_csv(run.out_dir(dv.ARTEFACT) / "divergences_cpu.csv")
+    assert set(table.switch) == {"herding_gain", "pool_fraction"}
+    with pytest.raises(ConfigError, match="--rows"):
+        dv.build(dataclasses.replace(run, rows=("pool_fractoin",)))
