@@ -224,3 +224,87 @@ def test_first_subsample_below_b_is_raised_to_b():
     pf = ProgressiveFilter(variant="published", first_subsample=5)
     assert pf.subsample_size(1, 1000, 1000, 20) == 20
     assert pf.subsample_size(1, 12, 12, 20) == 12  # never more than the pool
+
+
+# ------------------------------------------------------- reused draws on a whole-pool subsample
+#: Candidate counts of CountingFirstB's calls (module-level: the filter clones its members).
+CALLS: list[int] = []
+
+
+class CountingFirstB(FirstB):
+    """FirstB that declares direct_rng and records each call's number of candidates."""
+
+    name = "test-counting-first-b"
+    direct_rng = True
+
+    def _select(self, ctx, candidates, batch_size, rng):
+        CALLS.append(candidates.size)
+        return super()._select(ctx, candidates, batch_size, rng)
+
+
+class RandomDeclaredDirect(Strategy):
+    """Declares direct_rng but draws: its draws must never be reused."""
+
+    name = "test-random-direct"
+    label_free = True
+    direct_rng = True
+
+    def _select(self, ctx, candidates, batch_size, rng):
+        return rng.choice(candidates, size=batch_size, replace=False)
+
+
+def _without_reuse(monkeypatch, *classes):
+    for cls in classes:
+        monkeypatch.setattr(cls, "direct_rng", False)
+
+
+def _same(a, b):
+    (pa, ta), (pb, tb) = a, b
+    np.testing.assert_array_equal(pa, pb)
+    da, db = ta.to_dict(), tb.to_dict()
+    da.pop("seconds"), db.pop("seconds")
+    assert da == db
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_reused_draws_give_the_batches_of_m_computations(monkeypatch, n_jobs):
+    """Round 1 on a pool below 5000 gives every draw the whole pool: a direct_rng strategy that
+    drew nothing is computed once there (not m times) and the pools and traces stay those of m
+    computations; a direct_rng strategy that does draw is computed m times."""
+    from refine.strategies import bait, margin, maxherding, uherding
+
+    ctx, cand = make_context(n=700, d=6, k=3, seed=5)
+    calls = CALLS
+    calls.clear()
+    members = [CountingFirstB(), RandomDeclaredDirect(), "margin", "uherding", "bait"]
+    kw = dict(strategies=members, draws_per_strategy=4, rounds=3, n_jobs=n_jobs)
+    reused = run_filter(ctx, cand, seed=3, **kw)
+    assert calls[:1] == [cand.size] and calls.count(cand.size) == 1  # round 1: once, not 4 times
+    assert len(calls) == 1 + 4 * 2  # rounds 2 and 3 subsample: every draw computed
+    calls.clear()
+    classes = (CountingFirstB, RandomDeclaredDirect, margin.MarginSampling, uherding.UHerding)
+    _without_reuse(monkeypatch, *classes, bait.Bait)
+    computed = run_filter(ctx, cand, seed=3, **kw)
+    assert calls.count(cand.size) == 4
+    _same(reused, computed)
+    assert maxherding.MaxHerding.direct_rng  # declared by the four rng-free strategies
+
+
+def test_direct_rng_strategies_draw_nothing_below_their_thresholds_and_ignore_rng():
+    """The declaration's premise: Margin, BAIT, MaxHerding and UHerding leave the generator
+    untouched on a small pool, and two generators give the same batch then."""
+    from refine.strategies import strategy_class
+
+    ctx, cand = make_context(n=400, d=6, k=3, seed=6)
+    declared = [
+        n
+        for n in ("margin", "bait", "maxherding", "uherding", "badge", "typiclust")
+        if strategy_class(n).direct_rng
+    ]
+    assert declared == ["margin", "bait", "maxherding", "uherding"]
+    for name in declared:
+        rngs = [np.random.default_rng(s) for s in (1, 2)]
+        before = [r.bit_generator.state for r in rngs]
+        batches = [make_strategy(name).select(ctx, cand, 10, r) for r in rngs]
+        assert [r.bit_generator.state for r in rngs] == before, name
+        np.testing.assert_array_equal(batches[0], batches[1])

@@ -23,6 +23,8 @@ models`` @aa015d2 ``ALFM/src/query_strategies/alfamix.py`` and the published Ref
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import scipy.sparse as sp
 
@@ -206,28 +208,68 @@ class AlfaMix(Strategy):
         flagged = np.zeros(candidates.size, dtype=bool)
         if anchors.shape[0] == 0:
             return flagged
-        if self.large_pool is not None and ctx.n_pool > int(self.large_pool):
-            # a large pool: the per-row quantities of these candidates only (Refine's draws
-            # score 5000-subsamples of it), not a whole-pool pass per cycle
-            stats = _row_stats(ctx, rows=candidates)
-        else:
-            stats = ctx.memo(("alfamix", "row_stats"), lambda: _row_stats(ctx))
         budget = int(float(self.memory_budget_mb) * 2**20)
         n_anchor = anchors.shape[0]
         D = ctx.n_features
         rows = max(1, budget // (8 * max(n_anchor, D) * 6))
+
+        def flags_of(chunk: np.ndarray, eps: float, stats: dict) -> np.ndarray:
+            if self.mix_method == "direct":
+                flips = _direct_flips(ctx, chunk, anchors, eps, stats)
+            else:
+                flips = _factorized_flips(ctx, chunk, anchors, eps, stats, budget)
+            return flips.any(axis=1)
+
+        if self.large_pool is not None and ctx.n_pool > int(self.large_pool):
+            # a large pool: the per-row quantities of these candidates only (Refine's draws
+            # score 5000-subsamples of it), not a whole-pool pass per cycle
+            stats = _row_stats(ctx, rows=candidates)
+            for cap in self._caps():
+                eps = cap / np.sqrt(D)
+                for s in range(0, candidates.size, rows):
+                    flagged[s : s + rows] |= flags_of(candidates[s : s + rows], eps, stats)
+                if flagged.sum() > batch_size:
+                    break
+            return flagged
+        stats = ctx.memo(("alfamix", "row_stats"), lambda: _row_stats(ctx))
+        # A point's flag depends on the point, the anchors, ε and the head only, so it is
+        # computed once per cycle: in fixed blocks of pool rows, each block when a call first
+        # needs one of its rows. Refine's draws then share it (55 calls on subsamples of one
+        # pool), and a row's flag never depends on which call computed it, or in which thread.
+        key = ("alfamix", "flags", self.anchor_mode, self.mix_method, budget)
+        cache = ctx.memo(key, lambda: _FlagCache(ctx.n_pool, rows))
         for cap in self._caps():
             eps = cap / np.sqrt(D)
-            for s in range(0, candidates.size, rows):
-                chunk = candidates[s : s + rows]
-                if self.mix_method == "direct":
-                    flips = _direct_flips(ctx, chunk, anchors, eps, stats)
-                else:
-                    flips = _factorized_flips(ctx, chunk, anchors, eps, stats, budget)
-                flagged[s : s + rows] |= flips.any(axis=1)
+            flagged |= cache.flags(cap, candidates, lambda chunk, e=eps: flags_of(chunk, e, stats))
             if flagged.sum() > batch_size:
                 break
         return flagged
+
+
+class _FlagCache:
+    """Per-row ALFA-Mix flags of one cycle, filled block by block (thread-safe)."""
+
+    def __init__(self, n_pool: int, block_rows: int):
+        self.n_pool = int(n_pool)
+        self.block_rows = int(block_rows)
+        self._lock = threading.Lock()
+        self._caps: dict[float, tuple[np.ndarray, np.ndarray]] = {}
+
+    def flags(self, cap: float, rows: np.ndarray, compute) -> np.ndarray:
+        """The flags of pool ``rows`` under ``cap``; ``compute(chunk)`` evaluates a block."""
+        with self._lock:
+            n_blocks = -(-self.n_pool // self.block_rows)
+            done, values = self._caps.setdefault(
+                cap, (np.zeros(n_blocks, dtype=bool), np.zeros(self.n_pool, dtype=bool))
+            )
+            for blk in np.unique(rows // self.block_rows):
+                if not done[blk]:
+                    chunk = np.arange(
+                        blk * self.block_rows, min((blk + 1) * self.block_rows, self.n_pool)
+                    )
+                    values[chunk] = compute(chunk)
+                    done[blk] = True
+            return values[rows]
 
 
 # ---------------------------------------------------------------------- per-cycle quantities

@@ -408,6 +408,7 @@ class Bait(Strategy):
     """
 
     name = "bait"
+    direct_rng = True  # draws (fill, large-pool subsample) come from rng itself
     requires = frozenset({"probas", "features"})
 
     def __init__(

@@ -77,6 +77,13 @@ class Strategy(BaseEstimator):
     manages_pool : bool
         True for strategies that subsample the pool themselves (Refine, filtered strategies): the
         AL loop then hands them the whole unlabeled pool instead of a random subsample.
+    direct_rng : bool
+        True when every random number of a selection is drawn from ``rng`` itself (``choice``,
+        ``random``, ``integers``, ...), never from streams derived from its seed sequence
+        (:func:`refine.seeding.rng_seed_sequence`). A selection that leaves such a generator's
+        state untouched used no randomness, so its batch is a function of the context, the
+        candidates and b; the progressive filter then reuses it for the other draws of the
+        round that see the same candidates (:mod:`refine.strategies.filtering`).
     """
 
     name: ClassVar[str] = ""
@@ -84,6 +91,7 @@ class Strategy(BaseEstimator):
     label_free: ClassVar[bool] = False
     exact_batch: ClassVar[bool] = True
     manages_pool: ClassVar[bool] = False
+    direct_rng: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

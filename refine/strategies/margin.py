@@ -27,6 +27,7 @@ class MarginSampling(Strategy):
     """
 
     name = "margin"
+    direct_rng = True  # ranks by margin only; no random number at all
     requires = frozenset({"probas"})
 
     def _select(self, ctx, candidates, batch_size, rng):

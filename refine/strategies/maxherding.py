@@ -72,6 +72,7 @@ class MaxHerding(Strategy):
     """
 
     name = "maxherding"
+    direct_rng = True  # draws (fill, large-pool subsample) come from rng itself
     requires = frozenset({"normalized_features"})
     label_free = True
 

@@ -237,6 +237,7 @@ class UHerding(Strategy):
     """
 
     name = "uherding"
+    direct_rng = True  # draws (fill, large-pool subsample) come from rng itself
     requires = frozenset({"probas", "head", "labels", "features", "normalized_features"})
     label_free = True
 

@@ -215,3 +215,47 @@ def test_near_tie_search_matches_brute_force():
     expect = np.argwhere(np.abs(A[None, :, :] - Z[:, None, :]) <= 1e-6)  # (i, a, j)
     assert sorted(map(tuple, np.column_stack(got).tolist())) == sorted(map(tuple, expect.tolist()))
     assert len(expect) == 2 + 2 + 2 * 40
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_flags_are_computed_once_per_cycle_in_blocks_and_equal_the_per_call_flags(
+    monkeypatch, n_jobs
+):
+    """Each pool row's flag is computed once per context (in fixed blocks of rows, here 7 blocks
+    through a small memory budget), whatever the calls' candidates and threads, and equals the
+    flags computed for each call's candidates alone (the uncached evaluation)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from refine.strategies import alfamix as am
+
+    ctx, cand = make_context(n=900, d=40, k=5, n_labeled=30, seed=11)
+    s = AlfaMix(memory_budget_mb=0.25, alpha_growth=True)
+    D = ctx.n_features
+    budget = int(0.25 * 2**20)
+    anchors = _anchors(ctx, s.anchor_mode)
+    rows = max(1, budget // (8 * max(anchors.shape[0], D) * 6))
+    assert -(-ctx.n_pool // rows) == 7
+    stats = am._row_stats(ctx)
+    rng = np.random.default_rng(0)
+    subsets = [
+        np.sort(rng.choice(cand, size=int(rng.integers(20, 400)), replace=False)) for _ in range(12)
+    ]
+    computed: list[int] = []
+    real = am._factorized_flips
+
+    def counting(ctx_, chunk, *a, **k):
+        computed.append(chunk.size)
+        return real(ctx_, chunk, *a, **k)
+
+    monkeypatch.setattr(am, "_factorized_flips", counting)
+    with ThreadPoolExecutor(n_jobs) as ex:
+        masks = list(ex.map(lambda sub: s.candidate_mask(ctx, sub, 10), subsets))
+    monkeypatch.setattr(am, "_factorized_flips", real)
+    assert sum(computed) <= ctx.n_pool * len(s._caps())  # each row at most once per cap
+    for sub, mask in zip(subsets, masks, strict=True):
+        want = np.zeros(sub.size, dtype=bool)
+        for cap in s._caps():
+            want |= real(ctx, sub, anchors, cap / np.sqrt(D), stats, budget).any(axis=1)
+            if want.sum() > 10:
+                break
+        np.testing.assert_array_equal(mask, want)
