@@ -104,3 +104,23 @@ def test_ledger_markdown_carries_the_rule_and_the_closing_note(table):
     md = claims._markdown(table.reset_index(), run, partial=False)
     assert md.startswith(claims.VERDICT_RULE)
     assert "## Closing note" in md and "Inconclusive at this power: T2c-1" in md
+
+
+def test_committed_cpu_claims_ledger_regenerates_from_its_raw_results(tmp_path):
+    """paper_figures/claims/claims_cpu-claims.{md,csv} come from the committed slim raw tables
+    (``--from-results``): the same verdicts, intervals and text, byte for byte."""
+    import shutil
+    from pathlib import Path
+
+    src = Path(__file__).resolve().parent.parent / "paper_figures" / "claims"
+    (tmp_path / "claims").mkdir()
+    for raw in src.glob("raw_*_cpu-claims.parquet"):
+        shutil.copy(raw, tmp_path / "claims" / raw.name)
+    assert len(list((tmp_path / "claims").iterdir())) == 7  # main, ensembles, autoal, 4 figures
+    run = ReproduceRun(
+        preset=get_preset("cpu-claims"), from_results=True, figures=tmp_path, quiet=True
+    )
+    claims.build(run)
+    for name in ("claims_cpu-claims.md", "claims_cpu-claims.csv"):
+        assert (tmp_path / "claims" / name).read_text() == (src / name).read_text(), name
+    assert "not run" not in (src / "claims_cpu-claims.csv").read_text()  # every claim decided
