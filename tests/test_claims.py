@@ -124,3 +124,26 @@ def test_committed_cpu_claims_ledger_regenerates_from_its_raw_results(tmp_path):
     for name in ("claims_cpu-claims.md", "claims_cpu-claims.csv"):
         assert (tmp_path / "claims" / name).read_text() == (src / name).read_text(), name
     assert "not run" not in (src / "claims_cpu-claims.csv").read_text()  # every claim decided
+
+
+def test_f5_every_strategy_reports_the_seeds_of_its_hardest_unresolved_part():
+    """An inconclusive "filtering improves every strategy" row needs every part resolved: a part
+    whose filtered runs equal its unfiltered ones can never be (∞, named), a noisy small gain
+    needs a finite number of seeds at the row's Bonferroni level."""
+    fig5 = {"random": 0.0, "random+filter": 0.02}
+    for s in FIG5_STRATEGIES:
+        fig5[s], fig5[f"{s}+filter"] = 0.01, 0.02
+    df = fake(fig5)
+    same = df[df.strategy == "margin"].assign(strategy="margin+filter")
+    df = pd.concat([df[df.strategy != "margin+filter"], same], ignore_index=True)
+    noisy = df.strategy == "badge+filter"
+    g = np.random.default_rng(3)
+    df.loc[noisy, "accuracy"] -= 0.0095 - g.normal(0, 0.004, noisy.sum())  # ≈ +0.05 pp
+    rows = {r["id"]: r for r in claims.fig5_claims(df, np.random.default_rng(0))}
+    f51 = rows["F5-1"]
+    assert f51["verdict"] == "inconclusive"
+    assert f51["seeds_needed"] == float("inf")
+    assert "margin ∞ (identical runs)" in f51["test"] and "badge ≈ " in f51["test"]
+    badge = int(f51["test"].split("badge ≈ ")[1].split(",")[0].split(" ")[0])
+    assert 10 < badge < 10**7
+    assert "random" not in f51["test"].split("unresolved part: ")[1]  # random is resolved
