@@ -509,7 +509,18 @@ def herding_greedy(
         picks = _lazy(kernel, gains, m, g0, batch_size, trace)
     else:
         picks = _dense(kernel, gains, m, g0, batch_size, method, trace)
-    if len(picks) < batch_size:  # every remaining gain is 0: nothing left to cover
+    return fill_zero_gains(picks, n, batch_size, rng, trace)
+
+
+def fill_zero_gains(
+    picks: list[int], n: int, batch_size: int, rng: np.random.Generator | None, trace: list | None
+) -> np.ndarray:
+    """``picks`` completed to ``batch_size`` uniformly from the other candidates (0 .. n − 1).
+
+    The greedy stops early only when every remaining gain is 0 (nothing left to cover); the
+    numpy and torch greedy loops both end here, with gain NaN in ``trace`` for the filled rows.
+    """
+    if len(picks) < batch_size:
         if rng is None:
             raise ConfigError("rng is required to fill the batch once all gains are zero")
         rest = np.setdiff1d(np.arange(n), np.asarray(picks, dtype=np.int64))

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from refine.errors import ConfigError
-from refine.strategies._herding import GAINS, ZERO_SQ_DISTANCE, check_choice
+from refine.strategies._herding import GAINS, ZERO_SQ_DISTANCE, check_choice, fill_zero_gains
 from refine.strategies._torch_common import (
     as_device,
     min_sq_distances,
@@ -244,15 +244,7 @@ def herding_greedy(
         raise ConfigError("u and m0 must have one entry per candidate")
     kernel = TorchRBFKernel(F, gamma, memory_budget_mb)
     picks = _lazy_topk(kernel, _TorchGains(kernel, u, gain), m, batch_size, trace)
-    if len(picks) < batch_size:  # every remaining gain is 0: the numpy path's random fill
-        if rng is None:
-            raise ConfigError("rng is required to fill the batch once all gains are zero")
-        rest = np.setdiff1d(np.arange(n), np.asarray(picks, dtype=np.int64))
-        fill = rng.choice(rest, size=batch_size - len(picks), replace=False)
-        picks.extend(int(i) for i in fill)
-        if trace is not None:
-            trace.extend((int(i), math.nan) for i in fill)
-    return np.asarray(picks, dtype=np.int64)
+    return fill_zero_gains(picks, n, batch_size, rng, trace)  # the numpy path's random fill
 
 
 def herding_select(

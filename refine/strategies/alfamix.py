@@ -29,7 +29,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from refine.errors import ConfigError, check_memory_budget, unknown_choice
-from refine.strategies._clustering import fill_at_random, nearest_to_centres
+from refine.strategies._flagged_batch import batch_from_flagged
 from refine.strategies._large_pool import (
     LARGE_POOL,
     POOL_SAMPLE,
@@ -178,21 +178,11 @@ class AlfaMix(Strategy):
         scored, trace = large_pool_subsample(candidates, self.large_pool, self.pool_sample, rng)
         flagged = self.candidate_mask(ctx, scored, batch_size)
         pos = np.flatnonzero(flagged)
-        if pos.size <= batch_size:
-            chosen = scored[pos]
-        else:
-            if ctx.kernel_device is not None:  # torch kernels (strategies/_torch_clustering.py)
-                from refine.strategies._torch_clustering import nearest_centres_of
-
-                picks = nearest_centres_of(ctx, scored[pos], batch_size, rng)
-            else:
-                emb = ctx.normalized_features(scored[pos])
-                picks = nearest_to_centres(emb, batch_size, rng)
-            chosen = scored[pos[picks]]
-        if not trace:
-            return fill_at_random(chosen, [candidates[pos], candidates], batch_size, rng)
-        batch = fill_at_random(chosen, [scored[pos], scored, candidates], batch_size, rng)
-        return Selection(batch, trace)
+        # at most b flagged points: all taken, no clustering
+        batch = batch_from_flagged(
+            ctx, candidates, scored, pos, batch_size, rng, batch_size, subsampled=bool(trace)
+        )
+        return Selection(batch, trace) if trace else batch
 
     def candidate_mask(self, ctx, candidates: np.ndarray, batch_size: int) -> np.ndarray:
         """Boolean mask over ``candidates``: True where some anchor's mix flips the prediction.
@@ -252,15 +242,15 @@ class _FlagCache:
     def __init__(self, n_pool: int, block_rows: int):
         self.n_pool = int(n_pool)
         self.block_rows = int(block_rows)
+        self.n_blocks = -(-self.n_pool // self.block_rows)
         self._lock = threading.Lock()
         self._caps: dict[float, tuple[np.ndarray, np.ndarray]] = {}
 
     def flags(self, cap: float, rows: np.ndarray, compute) -> np.ndarray:
         """The flags of pool ``rows`` under ``cap``; ``compute(chunk)`` evaluates a block."""
         with self._lock:
-            n_blocks = -(-self.n_pool // self.block_rows)
             done, values = self._caps.setdefault(
-                cap, (np.zeros(n_blocks, dtype=bool), np.zeros(self.n_pool, dtype=bool))
+                cap, (np.zeros(self.n_blocks, dtype=bool), np.zeros(self.n_pool, dtype=bool))
             )
             for blk in np.unique(rows // self.block_rows):
                 if not done[blk]:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from refine.errors import ConfigError, check_memory_budget, check_positive_int
-from refine.strategies._clustering import fill_at_random, nearest_to_centres
+from refine.strategies._flagged_batch import batch_from_flagged
 from refine.strategies._large_pool import (
     LARGE_POOL,
     POOL_SAMPLE,
@@ -139,18 +139,8 @@ class DropQuery(Strategy):
         scored, trace = large_pool_subsample(candidates, self.large_pool, self.pool_sample, rng)
         counts = self.disagreements(ctx, scored, rng)
         pos = np.flatnonzero(self.candidate_mask(counts, batch_size))
-        if pos.size < batch_size:
-            chosen = scored[pos]
-        else:
-            if ctx.kernel_device is not None:  # torch kernels (strategies/_torch_clustering.py)
-                from refine.strategies._torch_clustering import nearest_centres_of
-
-                picks = nearest_centres_of(ctx, scored[pos], batch_size, rng)
-            else:
-                emb = ctx.normalized_features(scored[pos])
-                picks = nearest_to_centres(emb, batch_size, rng)
-            chosen = scored[pos[picks]]
-        if not trace:
-            return fill_at_random(chosen, [candidates[pos], candidates], batch_size, rng)
-        batch = fill_at_random(chosen, [scored[pos], scored, candidates], batch_size, rng)
-        return Selection(batch, trace)
+        # fewer than b flagged points: all taken, no clustering
+        batch = batch_from_flagged(
+            ctx, candidates, scored, pos, batch_size, rng, batch_size - 1, subsampled=bool(trace)
+        )
+        return Selection(batch, trace) if trace else batch
