@@ -49,3 +49,52 @@ def near_ties_before_blocking(Z: np.ndarray, A: np.ndarray, tol: float, n_bins: 
     j = np.repeat(j_q, count)
     i = np.repeat(i_q, count)
     return i, order[pos, j], j
+
+
+def kmeans_plusplus_before_in_place(X: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+    """Greedy k-means++ seeding with a fresh array per operation (before the in-place step)."""
+    from refine.strategies._clustering import _ZERO_D2
+
+    n = X.shape[0]
+    k = min(int(k), n)
+    sq_norms = np.einsum("ij,ij->i", X, X, dtype=np.float64).astype(X.dtype)
+    zero = _ZERO_D2 * max(float(sq_norms.max()), np.finfo(np.float32).tiny)
+    n_trials = 2 + int(np.log(k))
+
+    def sq_dist_to(rows: np.ndarray) -> np.ndarray:
+        d2 = sq_norms[rows, None] + sq_norms[None, :] - 2.0 * (X @ X[rows].T).T
+        d2[d2 < zero] = 0.0
+        return d2
+
+    first = int(rng.integers(n))
+    seeds = [first]
+    closest = sq_dist_to(np.array([first]))[0]
+    potential = float(closest.sum(dtype=np.float64))
+    while len(seeds) < k and potential > 0.0:
+        cum = np.cumsum(closest, dtype=np.float64)
+        draws = rng.random(n_trials) * cum[-1]
+        trials = np.minimum(np.searchsorted(cum, draws), n - 1)
+        cand_d2 = np.minimum(closest[None, :], sq_dist_to(trials))
+        pots = cand_d2.sum(axis=1, dtype=np.float64)
+        pots[closest[trials] <= 0.0] = np.inf
+        best = int(np.argmin(pots))
+        if not np.isfinite(pots[best]):
+            continue
+        seeds.append(int(trials[best]))
+        closest = cand_d2[best]
+        potential = float(pots[best])
+    return np.asarray(seeds, dtype=np.int64)
+
+
+def lloyd_via_estimator(X: np.ndarray, init: np.ndarray, max_iter: int = 300):
+    """Lloyd through scikit-learn's ``KMeans`` estimator (before ``_clustering.lloyd``)."""
+    import warnings
+
+    from sklearn.cluster import KMeans
+    from sklearn.exceptions import ConvergenceWarning
+
+    est = KMeans(n_clusters=init.shape[0], init=init, n_init=1, max_iter=max_iter, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est.fit(X)
+    return est.cluster_centers_.astype(X.dtype, copy=False), est.labels_.astype(np.int64)

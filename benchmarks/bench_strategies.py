@@ -21,7 +21,9 @@ swapped in where a kernel was rewritten), the ratio, and whether every batch is 
 the same draws in two threads (one BLAS thread each, as Refine's ``n_jobs=2`` runs them) against
 one thread: the speed-up shows which strategies hold the GIL.
 
-Run: ``python benchmarks/bench_strategies.py --vs-previous [--pairs 3]``
+Run: ``python benchmarks/bench_strategies.py --vs-previous [--pairs 3] [--round cifar10|digits]``
+(``--round digits``: the first two rounds of a digits query, where the pools are small and
+per-call overhead dominates).
 """
 
 from __future__ import annotations
@@ -81,7 +83,15 @@ def setting(n: int, k: int, b: int, seed: int = 0):
 
 
 #: Rewritten kernels: (module, attribute, previous implementation in _previous_kernels).
-REWRITTEN = {"alfamix": [("refine.strategies.alfamix", "_near_ties", "near_ties_before_blocking")]}
+_KMEANS = [
+    ("refine.strategies._clustering", "kmeans_plusplus", "kmeans_plusplus_before_in_place"),
+    ("refine.strategies._clustering", "lloyd", "lloyd_via_estimator"),
+]
+REWRITTEN = {
+    "alfamix": [("refine.strategies.alfamix", "_near_ties", "near_ties_before_blocking"), *_KMEANS],
+    "typiclust": _KMEANS,
+    "dropquery": _KMEANS,
+}
 
 
 def cifar_round(seed: int = 0):
@@ -98,6 +108,29 @@ def cifar_round(seed: int = 0):
     unl = ctx.unlabeled()
     subs = [np.sort(np.random.default_rng(s).choice(unl, 5000, replace=False)) for s in range(11)]
     return ctx, subs
+
+
+def digits_round(seed: int = 0):
+    """Context and the draws of Refine's first two rounds on digits (the cpu presets' scale).
+
+    |L| = 150 (cycle 14 of b = 10); round 1 scores the whole unlabeled pool in each of its 11
+    draws, round 2 subsamples 125 of a 320-instance pool (the sizes of a real digits query).
+    """
+    from refine.trial_data import load_trial_dataset
+
+    data = load_trial_dataset("digits")
+    rng = np.random.default_rng(seed)
+    labeled = rng.choice(data.n_train, 150, replace=False)
+    trainer = HeadTrainer(data.n_features, data.n_classes, init_seed=0)
+    head = trainer.fit(data.X_train[labeled], data.y_train[labeled], seed=0)
+    ctx = SelectionContext(
+        data.X_train, labeled, data.y_train[labeled], data.n_classes, trainer, head, seed=1
+    )
+    ctx.prepare(frozenset({"probas", "normalized_features", "head"}))
+    unl = ctx.unlabeled()
+    pool = np.sort(rng.choice(unl, 320, replace=False))
+    later = [np.sort(np.random.default_rng(s).choice(pool, 125, replace=False)) for s in range(11)]
+    return ctx, [unl] * 11 + later
 
 
 def run_round(name: str, ctx, subs, threads: int = 1) -> tuple[float, list[np.ndarray]]:
@@ -142,14 +175,21 @@ def swapped(name: str):
     return cm()
 
 
-def vs_previous(pairs: int) -> None:
+def vs_previous(pairs: int, scale: str = "cifar10") -> None:
     import statistics
 
-    ctx, subs = cifar_round()
-    print(
-        "CIFAR-10 scale, one Refine round: 11 draws on 5000-subsamples of N=50000, D=384, K=10, "
-        "b=10, |L|=20; one BLAS thread"
-    )
+    if scale == "digits":
+        ctx, subs = digits_round()
+        print(
+            "digits, Refine's first two rounds: 11 draws on the whole unlabeled pool (1197) and "
+            "11 on 125-subsamples of a 320 pool, K=10, b=10, |L|=150; one BLAS thread"
+        )
+    else:
+        ctx, subs = cifar_round()
+        print(
+            "CIFAR-10 scale, one Refine round: 11 draws on 5000-subsamples of N=50000, D=384, "
+            "K=10, b=10, |L|=20; one BLAS thread"
+        )
     print(
         f"{'strategy':>10} {'before s':>9} {'now s':>8} {'ratio':>6} {'same':>5} "
         f"{'2 threads s':>12} {'speed-up':>9}"
@@ -190,10 +230,16 @@ def main() -> None:
         help="CIFAR-scale round: current kernels against their predecessors, and 2 threads",
     )
     ap.add_argument("--pairs", type=int, default=3, help="alternating pairs for --vs-previous")
+    ap.add_argument(
+        "--round",
+        choices=["cifar10", "digits"],
+        default="cifar10",
+        help="the draws of --vs-previous: CIFAR-10 scale, or digits (the cpu presets)",
+    )
     args = ap.parse_args()
     print(machine_header())
     if args.vs_previous:
-        vs_previous(args.pairs)
+        vs_previous(args.pairs, args.round)
         return
     base = {} if args.no_baselines else baselines()
     print(
