@@ -4,8 +4,11 @@ Synthetic Gaussian-mixture features (D = 384): CIFAR-10 scale N = 50 000, K = 10
 Tiny-ImageNet scale N = 100 000, K = 200, b = 200. The labeled set is the initial pool of b plus
 one cycle (2b). Each setting runs serial (n_jobs = 1) and with n_jobs = 2; the per-strategy
 breakdown is the time spent inside each strategy's draws (summed over rounds; with n_jobs = 2 the
-sum exceeds wall time). Targets on a 2-core machine: < 30 s (CIFAR-10 scale), < 3 min
-(Tiny-ImageNet scale), peak memory < 4 GB.
+sum exceeds wall time). A third setting (``--one-thread``, on by default) runs the serial query
+with one BLAS/OpenMP/torch thread: a plain serial run already lets BLAS use both cores, so the
+speed-up of ``n_jobs=2`` over it is bounded by what BLAS threads gained, while the speed-up over
+the one-thread run measures how well the draws themselves run in parallel. Targets on a 2-core
+machine: < 30 s (CIFAR-10 scale), < 3 min (Tiny-ImageNet scale), peak memory < 4 GB.
 
 ``--vs-authors`` puts the authors' published Refine (dal-toolbox, driven by
 ``../shared/tools/anchor_dal.sh refine-query``, which runs their code from a mirror of their
@@ -59,17 +62,35 @@ def problem(scale: str):
     return data, labeled, trainer, head
 
 
-def one_query(prob, scale: str, n_jobs: int, seed: int) -> tuple[float, dict, np.ndarray]:
-    """Seconds, trace and batch of one Refine selection."""
+def one_query(
+    prob, scale: str, n_jobs: int, seed: int, one_thread: bool = False
+) -> tuple[float, dict, np.ndarray]:
+    """Seconds, trace and batch of one Refine selection.
+
+    ``one_thread``: BLAS, OpenMP and torch limited to one thread (the single-core baseline of
+    the draws' parallelism; a plain serial run lets BLAS use every core).
+    """
+    import contextlib
+
+    import torch
+    from threadpoolctl import threadpool_limits
+
     data, labeled, trainer, head = prob
     n, k, b = SCALES[scale]
     ctx = SelectionContext(
         data.X_train, labeled, data.y_train[labeled], k, trainer, head, seed=seed
     )
     strategy = make_strategy("refine", n_jobs=n_jobs)
-    t0 = time.perf_counter()
-    batch = strategy.select(ctx, ctx.unlabeled(), b, np.random.default_rng(seed))
-    seconds = time.perf_counter() - t0
+    threads = torch.get_num_threads()
+    with threadpool_limits(limits=1) if one_thread else contextlib.nullcontext():
+        if one_thread:
+            torch.set_num_threads(1)
+        try:
+            t0 = time.perf_counter()
+            batch = strategy.select(ctx, ctx.unlabeled(), b, np.random.default_rng(seed))
+            seconds = time.perf_counter() - t0
+        finally:
+            torch.set_num_threads(threads)
     assert np.unique(batch).size == b
     return seconds, strategy.trace_, batch
 
@@ -136,6 +157,13 @@ def main() -> None:
     ap.add_argument("--jobs", nargs="+", type=int, default=[1, 2])
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument(
+        "--one-thread",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also time the serial query with one BLAS/OpenMP/torch thread (the single-core "
+        "baseline of the draws' parallelism)",
+    )
+    ap.add_argument(
         "--vs-authors", action="store_true", help="alternate with the authors' code (anchor_dal.sh)"
     )
     ap.add_argument("--pairs", type=int, default=3, help="alternating pairs for --vs-authors")
@@ -152,43 +180,51 @@ def main() -> None:
             args.scales = ["cifar10"]
         vs_authors(args)
         return
+    # (label, n_jobs, one thread): a plain serial run lets BLAS use every core, so the speed-up of
+    # n_jobs=2 over it is bounded by what BLAS threads already gained; the one-thread serial run
+    # is the baseline of the draws' own parallelism
+    settings = [(f"n_jobs={nj}", nj, False) for nj in args.jobs]
+    if args.one_thread:
+        settings.insert(0, ("n_jobs=1, one thread", 1, True))
     for scale in args.scales:
         n, k, b = SCALES[scale]
         prob = problem(scale)
         one_query(prob, scale, 1, 0)  # warm-up: library thread pools
-        times = {nj: [] for nj in args.jobs}
-        per = {nj: [] for nj in args.jobs}
-        batches = {nj: [] for nj in args.jobs}
+        times = {lab: [] for lab, *_ in settings}
+        per = {lab: [] for lab, *_ in settings}
+        batches = {lab: [] for lab, *_ in settings}
         with PeakRSS() as mem:
             for rep in range(1, args.repeats + 1):
                 # alternate the order, so that a drifting load favours neither setting
-                for nj in args.jobs if rep % 2 else args.jobs[::-1]:
-                    print(f"  [{load()}] {scale}, n_jobs={nj}, repeat {rep} ...", flush=True)
-                    seconds, trace, batch = one_query(prob, scale, nj, rep)
-                    times[nj].append(seconds)
-                    per[nj].append(trace["seconds"])
-                    batches[nj].append(batch.tolist())
+                for lab, nj, one in settings if rep % 2 else settings[::-1]:
+                    print(f"  [{load()}] {scale}, {lab}, repeat {rep} ...", flush=True)
+                    seconds, trace, batch = one_query(prob, scale, nj, rep, one)
+                    times[lab].append(seconds)
+                    per[lab].append(trace["seconds"])
+                    batches[lab].append(batch.tolist())
                     pools = trace["pool_sizes"]
-        serial = float(np.median(times[args.jobs[0]]))
+        medians = {lab: float(np.median(times[lab])) for lab in times}
+        bases = [settings[0][0]] + ([f"n_jobs={args.jobs[0]}"] if args.one_thread else [])
         print(
             f"\n{scale} scale (N={n}, K={k}, b={b}), {args.repeats} repeats, peak RSS "
             f"{mem.peak_mb / 1024:.2f} GB, pool sizes {pools}"
         )
-        for nj in args.jobs:
-            med = float(np.median(times[nj]))
-            ratio = f" ({serial / med:.2f}x n_jobs={args.jobs[0]})" if nj != args.jobs[0] else ""
-            print(
-                f"  n_jobs={nj}: median {med:.2f} s{ratio}  runs {[round(t, 2) for t in times[nj]]}"
+        for lab, nj, _ in settings:
+            med = medians[lab]
+            ratio = ", ".join(
+                f"{medians[base] / med:.2f}x {base}" for base in bases if base != lab and nj > 1
             )
-            strat = {s: float(np.median([d[s] for d in per[nj]])) for s in per[nj][0]}
+            ratio = f" ({ratio})" if ratio else ""
+            print(f"  {lab}: median {med:.2f} s{ratio}  runs {[round(t, 2) for t in times[lab]]}")
+            strat = {s: float(np.median([d[s] for d in per[lab]])) for s in per[lab][0]}
             print(
                 "    "
                 + "  ".join(
                     f"{s} {v:.2f}s" for s, v in sorted(strat.items(), key=lambda kv: -kv[1])
                 )
             )
-        same = all(batches[nj] == batches[args.jobs[0]] for nj in args.jobs)
-        print(f"  identical batches for every n_jobs: {same}")
+        same = all(batches[lab] == batches[settings[0][0]] for lab in batches)
+        print(f"  identical batches for every setting: {same}")
     print(machine_header())
 
 
