@@ -145,7 +145,16 @@ def run_round(name: str, ctx, subs, threads: int = 1) -> tuple[float, list[np.nd
 
     with threadpool_limits(1):
         t0 = time.perf_counter()
-        if threads == 1:
+        strategy = make_strategy(name)
+        if threads == 1 and strategy.batched_draws:
+            # as the serial filter runs it: the round's draws in one call (same batches)
+            # (one call per round: the draws of a round have candidate sets of one size)
+            out = []
+            for size in dict.fromkeys(len(c) for c in subs):
+                ids = [i for i, c in enumerate(subs) if len(c) == size]
+                rngs = [np.random.default_rng(i) for i in ids]
+                out += strategy.select_draws(ctx, [subs[i] for i in ids], 10, rngs)
+        elif threads == 1:
             out = [draw(i) for i in range(len(subs))]
         else:
             with ThreadPoolExecutor(threads) as pool:
@@ -162,6 +171,10 @@ def swapped(name: str):
     @contextlib.contextmanager
     def cm():
         saved = []
+        if make_strategy(name).batched_draws:  # the previous code ran one draw at a time
+            cls = type(make_strategy(name))
+            saved.append((cls, "batched_draws", True))
+            cls.batched_draws = False
         for mod_name, attr, prev in REWRITTEN.get(name, []):
             mod = importlib.import_module(mod_name)
             saved.append((mod, attr, getattr(mod, attr)))

@@ -136,6 +136,82 @@ def kmeans_plusplus(X: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarr
     return np.asarray(seeds, dtype=np.int64)
 
 
+def kmeans_plusplus_many(
+    Xs: np.ndarray, k: int, rngs: list[np.random.Generator]
+) -> list[np.ndarray]:
+    """:func:`kmeans_plusplus` of every ``Xs[j]`` with ``rngs[j]``, all in one loop.
+
+    The seedings of a filtering round's draws (TypiClust: m draws on point sets of one size) run
+    step by step side by side: one stacked matrix product and one set of array operations per
+    step serve all of them, where the single seeding spends most of its time in per-call
+    overhead on small pools. Each draw's arithmetic is the single call's, element for element
+    (numpy's stacked matmul runs the same BLAS product per draw, and the reductions run along
+    the same rows), and each generator is drawn from in the same order, so the seeds are those
+    of ``[kmeans_plusplus(X, k, r) for X, r in zip(Xs, rngs)]`` (tests) and the generators are
+    left in the same states.
+
+    Parameters
+    ----------
+    Xs : ndarray of shape (m, n, d)
+        The m point sets.
+    k : int
+        Number of seeds wanted per set (``1 <= k <= n``).
+    rngs : list of m numpy.random.Generator
+
+    Returns
+    -------
+    list of m ndarray of int64
+    """
+    m, n, _ = Xs.shape
+    k = min(int(k), n)
+    # per set, as the single call computes them (einsum's sums along d, per row)
+    sq = np.stack([np.einsum("ij,ij->i", X, X, dtype=np.float64).astype(Xs.dtype) for X in Xs])
+    zero = np.array(
+        [_ZERO_D2 * max(float(s.max()), np.finfo(np.float32).tiny) for s in sq], dtype=np.float64
+    ).astype(Xs.dtype)[:, None, None]
+    n_trials = 2 + int(np.log(k))
+    sets = np.arange(m)[:, None]
+
+    def sq_dist_to(rows: np.ndarray) -> np.ndarray:
+        # (m, len(rows[j]), n): the single call's sq_dist_to for every set at once
+        G = np.matmul(Xs, Xs[sets, rows].transpose(0, 2, 1))
+        G *= 2.0
+        d2 = sq[sets, rows][:, :, None] + sq[:, None, :]
+        d2 -= G.transpose(0, 2, 1)
+        np.copyto(d2, 0.0, where=d2 < zero)
+        return d2
+
+    first = np.array([int(r.integers(n)) for r in rngs], dtype=np.int64)
+    seeds = [[int(f)] for f in first]
+    closest = sq_dist_to(first[:, None])[:, 0, :].copy()
+    potential = closest.sum(axis=1, dtype=np.float64)
+    live = [j for j in range(m) if len(seeds[j]) < k and potential[j] > 0.0]
+    trials = np.zeros((m, n_trials), dtype=np.int64)  # finished sets keep dummy rows
+    while live:
+        cum = np.cumsum(closest, axis=1, dtype=np.float64)
+        for j in live:
+            draws = rngs[j].random(n_trials)
+            draws *= cum[j, -1]
+            trials[j] = cum[j].searchsorted(draws)
+        np.minimum(trials, n - 1, out=trials)
+        cand_d2 = sq_dist_to(trials)
+        np.minimum(closest[:, None, :], cand_d2, out=cand_d2)
+        pots = cand_d2.sum(axis=2, dtype=np.float64)
+        pots[np.take_along_axis(closest, trials, axis=1) <= 0.0] = np.inf
+        best = pots.argmin(axis=1)
+        still = []
+        for j in live:
+            b = int(best[j])
+            if math.isfinite(pots[j, b]):
+                seeds[j].append(int(trials[j, b]))
+                closest[j] = cand_d2[j, b]
+                potential[j] = pots[j, b]
+            if len(seeds[j]) < k and potential[j] > 0.0:
+                still.append(j)
+        live = still
+    return [np.asarray(s_, dtype=np.int64) for s_ in seeds]
+
+
 def kmeans(
     X: np.ndarray,
     k: int,
@@ -167,7 +243,24 @@ def kmeans(
     labels : ndarray of shape (n,)
         Cluster index of each point in ``[0, k')``.
     """
-    seeds = kmeans_plusplus(X, k, rng)
+    return kmeans_from_seeds(
+        X, kmeans_plusplus(X, k, rng), rng, minibatch=minibatch, max_iter=max_iter
+    )
+
+
+def kmeans_from_seeds(
+    X: np.ndarray,
+    seeds: np.ndarray,
+    rng: np.random.Generator,
+    *,
+    minibatch: bool = False,
+    max_iter: int = 300,
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`kmeans` after its seeding: Lloyd (or mini-batch) from the rows ``seeds`` of X.
+
+    ``seeds`` come from :func:`kmeans_plusplus` (or :func:`kmeans_plusplus_many`) with the same
+    ``rng``, which then gives the estimator's integer seed; returns as :func:`kmeans`.
+    """
     init = X[seeds]
     k_eff = init.shape[0]
     if k_eff == 1:

@@ -84,6 +84,10 @@ class Strategy(BaseEstimator):
         state untouched used no randomness, so its batch is a function of the context, the
         candidates and b; the progressive filter then reuses it for the other draws of the
         round that see the same candidates (:mod:`refine.strategies.filtering`).
+    batched_draws : bool
+        True when :meth:`select_draws` does better than one :meth:`select` per draw (TypiClust:
+        the k-means++ seedings of a round's draws in one loop); the serial progressive filter
+        then hands it all draws of the strategy in a round at once.
     """
 
     name: ClassVar[str] = ""
@@ -92,6 +96,7 @@ class Strategy(BaseEstimator):
     exact_batch: ClassVar[bool] = True
     manages_pool: ClassVar[bool] = False
     direct_rng: ClassVar[bool] = False
+    batched_draws: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -167,6 +172,37 @@ class Strategy(BaseEstimator):
         Parameters and guarantees are those of :meth:`select`; :attr:`trace_` is set to the
         returned trace.
         """
+        batch_size, candidates, early = self._checked_inputs(ctx, candidates, batch_size, rng)
+        if early is not None:
+            return self._record(early)
+        out = self._select(ctx, candidates, batch_size, rng)
+        return self._finished(out, candidates, batch_size)
+
+    def select_draws(
+        self,
+        ctx: SelectionContext,
+        subsets: list[np.ndarray],
+        batch_size: int,
+        rngs: list[np.random.Generator],
+    ) -> list[np.ndarray]:
+        """The batches of independent draws: ``[select(ctx, c, b, r) for c, r in ...]``.
+
+        Strategies with :attr:`batched_draws` compute them together (same batches, same
+        generator states afterwards); :attr:`trace_` is then the last draw's trace.
+        """
+        return [self.select(ctx, c, batch_size, r) for c, r in zip(subsets, rngs, strict=True)]
+
+    def _finished(self, out, candidates: np.ndarray, batch_size: int) -> Selection:
+        """The checked and recorded :class:`Selection` of what :meth:`_select` returned."""
+        selection = out if isinstance(out, Selection) else Selection(out)
+        chosen = np.asarray(selection.indices, dtype=np.int64).ravel()
+        self._check_output(chosen, candidates, batch_size)
+        return self._record(Selection(chosen, dict(selection.trace)))
+
+    def _checked_inputs(
+        self, ctx: SelectionContext, candidates, batch_size, rng
+    ) -> tuple[int, np.ndarray, Selection | None]:
+        """Validated (batch size, candidates) and, when no selection is needed, its result."""
         batch_size = check_positive_int("batch_size", batch_size)
         if not isinstance(rng, np.random.Generator):
             raise ConfigError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
@@ -187,16 +223,12 @@ class Strategy(BaseEstimator):
                     f"{self.name or type(self).__name__}: only {candidates.size} candidates for a "
                     f"batch of {batch_size}; returning all of them",
                     SmallPoolWarning,
-                    stacklevel=3,
+                    stacklevel=4,
                 )
             if self.exact_batch:
                 trace = {"all_candidates": True, **self._early_trace(ctx, batch_size)}
-                return self._record(Selection(candidates.copy(), trace))
-        out = self._select(ctx, candidates, batch_size, rng)
-        selection = out if isinstance(out, Selection) else Selection(out)
-        chosen = np.asarray(selection.indices, dtype=np.int64).ravel()
-        self._check_output(chosen, candidates, batch_size)
-        return self._record(Selection(chosen, dict(selection.trace)))
+                return batch_size, candidates, Selection(candidates.copy(), trace)
+        return batch_size, candidates, None
 
     def _record(self, selection: Selection) -> Selection:
         self.trace_ = selection.trace

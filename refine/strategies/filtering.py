@@ -19,7 +19,9 @@ of the published variant on a pool of at most 5000), the draws of a strategy dif
 generators; a strategy that declares :attr:`~refine.strategies.base.Strategy.direct_rng` and left
 its generator untouched in the first draw (Margin, BAIT, MaxHerding, UHerding below their
 large-pool thresholds) then gets that batch for its other draws without recomputing it: the same
-batches as m computations, and a tenth of the work. All draws share one
+batches as m computations, and a tenth of the work. Run serially, a strategy that declares
+:attr:`~refine.strategies.base.Strategy.batched_draws` (TypiClust) gets all its draws of a round
+in one :meth:`~refine.strategies.base.Strategy.select_draws` call, again with the same batches. All draws share one
 :class:`~refine.context.SelectionContext`, so model outputs (probabilities, UHerding's temperature
 and bandwidth, ...) are computed once per cycle, not once per draw.
 """
@@ -258,18 +260,47 @@ class ProgressiveFilter(BaseEstimator):
                 s = self.subsample_size(r, pool.size, n_unlabeled, batch_size)
                 cur = pool
 
-                def draw(task, r=r, s=s, cur=cur):
+                def streams(task, r=r, s=s, cur=cur):
                     i, j = task
                     sub_rng = child_rng(
                         root, "round", r, "strategy", keys[i], "draw", j, "subsample"
                     )
                     sel_rng = child_rng(root, "round", r, "strategy", keys[i], "draw", j, "select")
-                    subset = np.sort(sub_rng.choice(cur, size=s, replace=False))
+                    return np.sort(sub_rng.choice(cur, size=s, replace=False)), sel_rng
+
+                def draw(task):
+                    subset, sel_rng = streams(task)
                     before = sel_rng.bit_generator.state
                     t0 = time.perf_counter()
-                    chosen = strategies[i].select(ctx, subset, batch_size, sel_rng)
+                    chosen = strategies[task[0]].select(ctx, subset, batch_size, sel_rng)
                     untouched = sel_rng.bit_generator.state == before
-                    return i, chosen, time.perf_counter() - t0, untouched
+                    return task[0], chosen, time.perf_counter() - t0, untouched
+
+                def draws_of(i, group):
+                    # one strategy's draws together (Strategy.select_draws: same batches)
+                    subsets, rngs = zip(*(streams(t) for t in group), strict=True)
+                    before = [g.bit_generator.state for g in rngs]
+                    t0 = time.perf_counter()
+                    chosen = strategies[i].select_draws(ctx, list(subsets), batch_size, list(rngs))
+                    secs = (time.perf_counter() - t0) / len(group)
+                    return [
+                        (i, c, secs, g.bit_generator.state == b)
+                        for c, g, b in zip(chosen, rngs, before, strict=True)
+                    ]
+
+                def run(tasks):
+                    if executor is not None:
+                        return list(executor.map(draw, tasks))
+                    # serial: strategies that compute a round's draws together get them at once
+                    out, together = [], defaultdict(list)
+                    for t in tasks:
+                        if strategies[t[0]].batched_draws:
+                            together[t[0]].append(t)
+                        else:
+                            out.append(draw(t))
+                    for i, group in together.items():
+                        out += draws_of(i, group)
+                    return out
 
                 # interleaved (draw-major) so that parallel threads mostly run different
                 # strategies at once: memory-bound (BAIT) beside compute-bound (k-means) work
@@ -282,13 +313,14 @@ class ProgressiveFilter(BaseEstimator):
                 shared = [i for i, st in enumerate(strategies) if whole and st.direct_rng]
                 later = [t for t in tasks if t[0] in shared and t[1] > 0]
                 first = [t for t in tasks if t not in later]
-                results = list(executor.map(draw, first)) if executor else [draw(t) for t in first]
+                results = run(first)
                 reusable = {i: res for i, *res in results if i in shared and res[2]}
                 redo = [t for t in later if t[0] not in reusable]
-                results += list(executor.map(draw, redo)) if executor else [draw(t) for t in redo]
+                results += run(redo)
                 results += [(i, reusable[i][0], 0.0, True) for i, j in later if i in reusable]
                 picked: dict[int, set[int]] = defaultdict(set)
-                for i, chosen, secs, _ in results:
+                # in strategy order, whichever order the draws ran in (the nominators' lists)
+                for i, chosen, secs, _ in sorted(results, key=lambda res: res[0]):
                     picked[i].update(chosen.tolist())
                     trace.seconds[labels[i]] += secs
                 union = np.array(sorted(set().union(*picked.values())), dtype=np.int64)

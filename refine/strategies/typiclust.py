@@ -19,7 +19,12 @@ from __future__ import annotations
 import numpy as np
 
 from refine.errors import check_memory_budget, check_positive_int, unknown_choice
-from refine.strategies._clustering import fill_at_random, kmeans
+from refine.strategies._clustering import (
+    fill_at_random,
+    kmeans,
+    kmeans_from_seeds,
+    kmeans_plusplus_many,
+)
 from refine.strategies._large_pool import (
     LARGE_POOL,
     POOL_SAMPLE,
@@ -158,6 +163,7 @@ class TypiClust(Strategy):
     name = "typiclust"
     requires = frozenset({"features"})
     label_free = True
+    batched_draws = True
     #: inverse TypiClust flips the cluster order and the typicality order
     _inverse = False
 
@@ -193,11 +199,7 @@ class TypiClust(Strategy):
     def _select(self, ctx, candidates, batch_size, rng):
         self._validate_params()
         scored, trace = large_pool_subsample(candidates, self.large_pool, self.pool_sample, rng)
-        n_lab = ctx.n_labeled
-        idx = np.concatenate([ctx.labeled, scored])
-        F = ctx.normalized_features(idx) if self.variant == "original" else ctx.X[idx]
-        n_clusters = min(n_lab + batch_size, int(self.max_clusters))
-        minibatch = self.variant == "original" and n_clusters > _MINIBATCH_ABOVE
+        idx, F, n_clusters, minibatch = self._points(ctx, scored, batch_size)
         if ctx.kernel_device is not None:  # torch kernels (refine/strategies/_torch_clustering.py)
             from refine.strategies._torch_clustering import kmeans_of
 
@@ -205,6 +207,56 @@ class TypiClust(Strategy):
             F, labels = kmeans_of(ctx, idx, n_clusters, rng, **kw)
         else:
             _, labels = kmeans(F, n_clusters, rng, minibatch=minibatch)
+        return self._batch(ctx, candidates, scored, trace, F, labels, batch_size, rng)
+
+    def _points(self, ctx, scored: np.ndarray, batch_size: int):
+        """The clustered points L ∪ scored: indices, features, number of clusters, mini-batch."""
+        idx = np.concatenate([ctx.labeled, scored])
+        F = ctx.normalized_features(idx) if self.variant == "original" else ctx.X[idx]
+        n_clusters = min(ctx.n_labeled + batch_size, int(self.max_clusters))
+        minibatch = self.variant == "original" and n_clusters > _MINIBATCH_ABOVE
+        return idx, F, n_clusters, minibatch
+
+    def select_draws(self, ctx, subsets, batch_size, rngs):
+        """The draws of a filtering round together: their k-means++ seedings in one loop.
+
+        Same batches and generator states as one :meth:`select` per draw (tests). Draws that
+        need no clustering, a torch device, the large-pool rule, candidate sets of different
+        sizes, or a stack of their points above ``memory_budget_mb`` go one by one.
+        """
+        self._validate_params()
+        sizes = {np.asarray(c).size for c in subsets}
+        n_points = ctx.n_labeled + max(sizes, default=0)
+        stack_mb = len(subsets) * n_points * ctx.n_features * 4 / 2**20
+        if (
+            not self.batched_draws
+            or len(subsets) < 2
+            or len(sizes) != 1
+            or ctx.kernel_device is not None
+            or (self.large_pool is not None and n_points - ctx.n_labeled > self.large_pool)
+            or stack_mb > self.memory_budget_mb
+        ):
+            return super().select_draws(ctx, subsets, batch_size, rngs)
+        checked = [
+            self._checked_inputs(ctx, c, batch_size, r) for c, r in zip(subsets, rngs, strict=True)
+        ]
+        if any(early is not None for *_, early in checked):
+            return super().select_draws(ctx, subsets, batch_size, rngs)
+        batch_size = checked[0][0]
+        points = [self._points(ctx, cand, batch_size) for _, cand, _ in checked]
+        n_clusters, minibatch = points[0][2], points[0][3]
+        Fs = np.stack([F for _, F, _, _ in points])
+        all_seeds = kmeans_plusplus_many(Fs, min(n_clusters, Fs.shape[1]), rngs)
+        out = []
+        for (_, cand, _), F, seeds, rng in zip(checked, Fs, all_seeds, rngs, strict=True):
+            _, labels = kmeans_from_seeds(F, seeds, rng, minibatch=minibatch)
+            batch = self._batch(ctx, cand, cand, {}, F, labels, batch_size, rng)
+            out.append(self._finished(batch, cand, batch_size).indices)
+        return out
+
+    def _batch(self, ctx, candidates, scored, trace, F, labels, batch_size, rng):
+        """The selection rule on the clustering of L ∪ scored, filled up to b at random."""
+        n_lab = ctx.n_labeled
         if self.variant == "dal":
             picked = self._select_dal(F, labels, n_lab, batch_size)
         else:

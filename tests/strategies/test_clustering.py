@@ -72,3 +72,27 @@ def test_kmeans_without_the_private_routine_falls_back_to_the_same_clusters(monk
     slow = kmeans(X, 30, np.random.default_rng(2))
     np.testing.assert_array_equal(fast[0], slow[0])
     np.testing.assert_array_equal(fast[1], slow[1])
+
+
+@pytest.mark.parametrize("case", range(30))
+def test_kmeans_plusplus_many_equals_one_call_per_set(case):
+    # the seeds of each set and the generators' states afterwards, bit for bit, also with
+    # duplicated rows (early stop, retried steps), ties, one set repeated, and k up to n
+    rng = np.random.default_rng(100 + case)
+    m, n = int(rng.integers(1, 12)), int(rng.integers(2, 600))
+    d = int(rng.choice([2, 8, 64, 384]))
+    k = int(rng.integers(1, n + 1)) if case % 3 == 0 else int(rng.integers(1, min(n, 80) + 1))
+    Xs = rng.standard_normal((m, n, d)).astype(np.float32 if case % 2 else np.float64)
+    if case % 4 == 0:
+        Xs[:, n // 2 :] = Xs[:, : n - n // 2]
+    if case % 5 == 0:
+        Xs = np.round(Xs)
+    if case % 6 == 0:
+        Xs[:] = Xs[0]
+    one = [np.random.default_rng([case, j]) for j in range(m)]
+    many = [np.random.default_rng([case, j]) for j in range(m)]
+    expected = [_clustering.kmeans_plusplus(Xs[j], k, one[j]) for j in range(m)]
+    got = _clustering.kmeans_plusplus_many(Xs, k, many)
+    for e, g in zip(expected, got, strict=True):
+        np.testing.assert_array_equal(e, g)
+    assert [g.bit_generator.state for g in one] == [g.bit_generator.state for g in many]
