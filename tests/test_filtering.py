@@ -349,3 +349,31 @@ def test_typiclust_select_draws_equals_select_per_draw_also_when_it_falls_back()
         want = [st.select(ctx, c, 10, np.random.default_rng(s)) for s, c in enumerate(subsets)]
         for g, w in zip(got, want, strict=True):
             np.testing.assert_array_equal(g, w)
+
+
+def test_trace_to_dict_is_asdict_with_string_keyed_nominators():
+    # the hand-built copy must hold every field, as dataclasses.asdict would
+    from dataclasses import asdict
+
+    ctx, cand = make_context(n=600, d=6, k=3, seed=9)
+    _, trace = run_filter(ctx, cand, seed=2, draws_per_strategy=3)
+    expected = asdict(trace)
+    expected["nominators"] = {str(k): v for k, v in trace.nominators.items()}
+    got = trace.to_dict()
+    assert got == expected and list(got) == list(expected)
+    assert trace.nominators and json.dumps(got)
+    # a copy: changing it leaves the trace as it was
+    got["pool_sizes"].append(-1)
+    key, rounds = next(iter(trace.nominators.items()))
+    first_round = next(iter(rounds))
+    got["nominators"][str(key)][first_round].append("x")
+    assert -1 not in trace.pool_sizes and "x" not in trace.nominators[key][first_round]
+
+
+def test_duplicate_candidates_are_refused_sorted_or_not():
+    ctx, cand = make_context(n=200, d=4, k=3, seed=1)
+    st = make_strategy("margin")
+    for bad in (np.array([cand[0], cand[0], cand[1]]), np.array([cand[2], cand[1], cand[2]])):
+        with pytest.raises(ConfigError, match="unique"):
+            st.select(ctx, bad, 1, np.random.default_rng(0))
+    assert st.select(ctx, cand[::-1].copy(), 3, np.random.default_rng(0)).size == 3

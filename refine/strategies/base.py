@@ -215,7 +215,10 @@ class Strategy(BaseEstimator):
             raise ConfigError(f"candidates must be pool indices in [0, {ctx.n_pool})")
         if ctx.labeled_mask[candidates].any():
             raise ConfigError("candidates must not contain labeled instances")
-        if np.unique(candidates).size != candidates.size:
+        # strictly increasing (the loop's and the filter's sorted candidates) is unique: an O(n)
+        # check instead of np.unique's sort, 0.3 s on a million candidates
+        increasing = candidates.size < 2 or bool((candidates[1:] > candidates[:-1]).all())
+        if not increasing and np.unique(candidates).size != candidates.size:
             raise ConfigError("candidates must be unique")
         if candidates.size <= batch_size:
             if candidates.size < batch_size:

@@ -32,7 +32,7 @@ import contextlib
 import time
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import numpy as np
 from sklearn.base import BaseEstimator, clone
@@ -117,8 +117,24 @@ class FilterTrace:
     nominators: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
-        d = asdict(self)
-        d["nominators"] = {str(k): v for k, v in self.nominators.items()}
+        """A JSON-able copy (what ``dataclasses.asdict`` gives, nominators keyed by str).
+
+        Built by hand: ``asdict`` deep-copies the nominators entry by entry, 0.6 s for the
+        10 000-instance pools of a million-instance query.
+        """
+        d = {
+            "strategies": list(self.strategies),
+            "subsample_sizes": list(self.subsample_sizes),
+            "union_sizes": list(self.union_sizes),
+            "pool_sizes": list(self.pool_sizes),
+            "contributions": [dict(c) for c in self.contributions],
+            "exclusive": [dict(c) for c in self.exclusive],
+            "overlaps": [dict(c) for c in self.overlaps],
+            "seconds": dict(self.seconds),
+        }
+        d["nominators"] = {
+            str(k): {r: list(who) for r, who in v.items()} for k, v in self.nominators.items()
+        }
         return d
 
 
