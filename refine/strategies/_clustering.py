@@ -19,6 +19,10 @@ k-means in every draw. The routine is private, so its results are checked agains
 ``KMeans.fit`` bit for bit in the tests, and an installation without it falls back to the
 estimator.
 
+:func:`kmeans_plusplus_many` runs the seedings of several point sets of one size side by side
+(TypiClust's draws of a filtering round, ``Strategy.select_draws``), with the seeds of one call
+per set.
+
 Duplicates (scikit-activeml issue #451): once every distinct point is a centre the seeding
 potential is zero; we stop there instead of adding duplicate centres, so k-means runs with fewer
 clusters than requested and callers see ``n_clusters < k`` rather than empty clusters.
