@@ -21,8 +21,8 @@ its generator untouched in the first draw (Margin, BAIT, MaxHerding, UHerding be
 large-pool thresholds) then gets that batch for its other draws without recomputing it: the same
 batches as m computations, and a tenth of the work. Run serially, a strategy that declares
 :attr:`~refine.strategies.base.Strategy.batched_draws` (TypiClust) gets all its draws of a round
-in one :meth:`~refine.strategies.base.Strategy.select_draws` call, again with the same batches. All draws share one
-:class:`~refine.context.SelectionContext`, so model outputs (probabilities, UHerding's temperature
+in one :meth:`~refine.strategies.base.Strategy.select_draws` call, again with the same batches.
+All draws share one :class:`~refine.context.SelectionContext`, so model outputs (probabilities, UHerding's temperature
 and bandwidth, ...) are computed once per cycle, not once per draw.
 """
 

@@ -246,7 +246,7 @@ class TypiClust(Strategy):
         points = [self._points(ctx, cand, batch_size) for _, cand, _ in checked]
         n_clusters, minibatch = points[0][2], points[0][3]
         Fs = np.stack([F for _, F, _, _ in points])
-        all_seeds = kmeans_plusplus_many(Fs, min(n_clusters, Fs.shape[1]), rngs)
+        all_seeds = kmeans_plusplus_many(Fs, n_clusters, rngs)  # capped at n, as kmeans()
         out = []
         for (_, cand, _), F, seeds, rng in zip(checked, Fs, all_seeds, rngs, strict=True):
             _, labels = kmeans_from_seeds(F, seeds, rng, minibatch=minibatch)
