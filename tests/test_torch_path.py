@@ -306,6 +306,11 @@ def test_bait_algebra_matches(device, likelihood):
         t = [torch.as_tensor(a, device=device) for a in (H[:150], R[:150], F_ref, M)]
         got = tb.TorchFisherGreedy(*t, 0.3, 64).run(b, n_forward)
         np.testing.assert_array_equal(got, ref)
+        # float32 rows: the torch engine holds them and picks the numpy float32 engine's batch
+        ref32 = bait.FisherGreedy(H[:150], R[:150], F_ref, M, 0.3, 64, np.float32)
+        eng32 = tb.TorchFisherGreedy(*t, 0.3, 64, torch.float32)
+        assert eng32.H_rows.dtype == torch.float32
+        np.testing.assert_array_equal(eng32.run(b, n_forward), ref32.run(b, n_forward))
 
 
 # ---------------------------------------------------------------------- strategies
@@ -441,6 +446,9 @@ def test_select_batch_on_the_cpu_keeps_the_numpy_kernels(torch_calls):
         ("maxherding", dict(large_pool=100, pool_sample=60)),
         ("uherding", dict(large_pool=100, pool_sample=60)),
         ("bait", dict(large_pool=100, pool_sample=60)),
+        # float32 rows in the greedy steps, on both paths
+        ("bait", dict(precision="float32")),
+        ("bait", dict(precision="float32", grad_likelihood="cross_entropy")),
     ],
 )
 def test_non_default_variants_match(name, params, torch_calls):

@@ -78,17 +78,22 @@ def embed_products(H: torch.Tensor, R: torch.Tensor, cols: torch.Tensor, scale: 
     Kp = R.shape[2]
     D = H.shape[1]
     m = cols.shape[1]
-    T = (H @ cols.T.reshape(m * Kp, D).T).reshape(H.shape[0], m, Kp)
+    T = (H @ cols.T.reshape(m * Kp, D).T).reshape(H.shape[0], m, Kp).to(R.dtype)
     out = torch.einsum("xic,xjc->xij", R, T)
     out *= math.sqrt(scale)
     return out
 
 
 class TorchFisherGreedy:
-    """:class:`refine.strategies.bait.FisherGreedy` on a torch device (float64)."""
+    """:class:`refine.strategies.bait.FisherGreedy` on a torch device (float64).
 
-    def __init__(self, H, R, F, Minv0, rho, max_rows):
+    ``rows_dtype`` (``torch.float64`` or ``torch.float32``): the dtype of the copy of H that the
+    greedy steps multiply with, as ``FisherGreedy``'s ``rows_dtype``.
+    """
+
+    def __init__(self, H, R, F, Minv0, rho, max_rows, rows_dtype=_F64):
         self.H, self.R, self.F, self.rho = H, R, F, float(rho)
+        self.H_rows = H if rows_dtype == _F64 else H.to(rows_dtype)
         self.k = R.shape[1]
         self.dev = H.device
         self.S = quad_forms(H, R, Minv0, self.rho, max_rows, self.dev)
@@ -132,7 +137,8 @@ class TorchFisherGreedy:
         Z = self.Minv @ FY
         E = Y.T @ FY
         E = (E + E.T) / 2
-        both = embed_products(self.H[rows], self.R[rows], torch.hstack([Y, Z]), self.rho)
+        H = self.H_rows[rows]
+        both = embed_products(H, self.R[rows], torch.hstack([Y, Z]).to(H.dtype), self.rho)
         a, z = both[:, :, : self.k], both[:, :, self.k :]
         aC = a @ C
         cross = (z @ C) @ a.transpose(1, 2)
@@ -148,7 +154,9 @@ class TorchFisherGreedy:
         z = self.Minv @ fy
         c = sign / (1.0 + sign * torch.dot(v, y))  # the 1×1 solve of the general update
         e = torch.dot(y, fy)
-        az = self.H[rows] @ torch.stack([y, z], dim=1)  # both products over the rows, one GEMM
+        H = self.H_rows[rows]
+        # both products over the rows, one GEMM (back in float64 before they accumulate)
+        az = (H @ torch.stack([y, z], dim=1).to(H.dtype)).to(_F64)
         r = self.r[rows]
         a, zz = r * az[:, 0], r * az[:, 1]
         a2 = a * a
@@ -187,13 +195,16 @@ class TorchFisherGreedy:
         return to_numpy(kept)[to_numpy(alive)]
 
 
-def bait_select(strategy, ctx, candidates: np.ndarray, batch_size: int, row_weights) -> np.ndarray:
+def bait_select(
+    strategy, ctx, candidates: np.ndarray, batch_size: int, row_weights, row_dtype
+) -> np.ndarray:
     """:class:`~refine.strategies.bait.Bait`'s selection on ``ctx.kernel_device`` (positions).
 
     The candidates' features come from the context's device copy; ``F_L`` and ``M₀⁻¹`` are the
     strategy's memoised numpy arrays, moved to the device once per context and variant.
-    ``row_weights`` is :func:`refine.strategies.bait.row_weights` (passed in: this module does
-    not import the strategy's).
+    ``row_weights`` and ``row_dtype`` are :func:`refine.strategies.bait.row_weights` and
+    :func:`refine.strategies.bait.row_dtype` (passed in: this module does not import the
+    strategy's).
     """
     dev = float64_device(ctx.kernel_device)
     strategy._validate_params(ctx.n_classes, ctx.n_features, len(candidates) + ctx.n_labeled)
@@ -225,7 +236,8 @@ def bait_select(strategy, ctx, candidates: np.ndarray, batch_size: int, row_weig
         lambda: to_tensor(strategy._m0_inverse(ctx, batch_size), dev, _F64),
     )
     rho = batch_size / (nL + batch_size)
-    engine = TorchFisherGreedy(H, R, F, Minv0, rho, max_rows)
+    rows = torch.float32 if row_dtype(strategy.precision, n, H.shape[1]) == np.float32 else _F64
+    engine = TorchFisherGreedy(H, R, F, Minv0, rho, max_rows, rows)
     n_forward = min(n, max(batch_size, int(strategy.oversampling * batch_size)))
     return engine.run(batch_size, n_forward)
 

@@ -214,6 +214,7 @@ def test_fewer_candidates_than_twice_the_batch():
         ({"expectation_topk": 2}, "expectation_topk"),
         ({"grad_likelihood": "cross_entropy", "expectation_topk": 9}, "expectation_topk"),
         ({"fisher_scaling": "sum"}, "fisher_scaling"),
+        ({"precision": "float16"}, "precision.*auto, float32, float64"),
         ({"grad_likelihood": "cross_entropy", "memory_budget_mb": 1e-4}, "memory_budget_mb"),
     ],
 )
@@ -244,3 +245,98 @@ def test_fisher_matrix_and_quadratic_forms_equal_explicit_sums(grad_likelihood, 
         0.3 * np.einsum("nip,pq,njq->nij", V, mat, V),
         atol=1e-10,
     )
+
+
+# ---------------------------------------------------------------------------------- precision
+def test_row_dtype_auto_switches_at_the_documented_size():
+    from refine.strategies.bait import FLOAT32_ROWS_FROM, row_dtype
+
+    assert FLOAT32_ROWS_FROM == 2**20
+    assert row_dtype("auto", 2**20 // 384, 384) is np.float64  # 2730·384 < 2²⁰
+    assert row_dtype("auto", 2**20 // 384 + 1, 384) is np.float32
+    assert row_dtype("auto", 1024, 1024) is np.float32  # exactly 2²⁰
+    assert row_dtype("auto", 1347, 64) is np.float64  # digits
+    assert row_dtype("float64", 10**6, 384) is np.float64
+    assert row_dtype("float32", 3, 2) is np.float32
+
+
+def _greedy_pair(grad_likelihood, seed=11, n=400, d=24, b=8):
+    ctx, cand = make_context(n=n + 40, d=d, k=4, n_labeled=40, seed=seed, epochs=20)
+    bait = Bait(grad_likelihood=grad_likelihood)
+    engines = {}
+    for precision in ("float64", "float32"):
+        bait.precision = precision
+        engines[precision] = bait._engine(ctx, cand, b)
+    return engines, b
+
+
+@pytest.mark.parametrize("grad_likelihood", ["binary_cross_entropy", "cross_entropy"])
+def test_float32_rows_track_float64_to_single_precision(grad_likelihood):
+    """Step by step (the same forced picks), S, T and the scores agree to single precision.
+
+    Measured on this case: 1e-7 to 6e-7 of the largest entry; the bound asserted is 1e-5.
+    """
+    engines, b = _greedy_pair(grad_likelihood)
+    e64, e32 = engines["float64"], engines["float32"]
+    assert e64.H_rows.dtype == np.float64 and e64.H_rows is e64.H
+    assert e32.H_rows.dtype == np.float32 and e32.H.dtype == np.float64
+    picks = np.argsort(-e64.scores(+1.0))[: 2 * b]
+    for i in picks:
+        e64.update(int(i), +1.0)
+        e32.update(int(i), +1.0)
+    assert e32.S.dtype == np.float64 and e32.T.dtype == np.float64
+    for a, c in [(e64.S, e32.S), (e64.T, e32.T), (e64.scores(+1.0), e32.scores(+1.0))]:
+        assert np.abs(c - a).max() <= 1e-5 * np.abs(a).max()
+    # the float32 products really are used: some entries differ in their last bits
+    assert not np.array_equal(e32.T, e64.T)
+    np.testing.assert_array_equal(e32.Minv, e64.Minv)  # M⁻¹ does not read the rows
+
+
+def test_float32_step_products_obey_the_dot_product_error_bound():
+    """|fl32(H·y) − H·y| ≤ (D + 2)·u·(|H|·|y|), u = 2⁻²⁴ (Higham, Thm 3.2, plus the two input
+    roundings): the products the float32 steps use are single-precision dot products, no worse."""
+    engines, _ = _greedy_pair("binary_cross_entropy")
+    e64, e32 = engines["float64"], engines["float32"]
+    rng = np.random.default_rng(3)
+    y = rng.normal(size=e64.H.shape[1])
+    exact = e64.H @ y
+    got = (e32.H_rows @ y.astype(np.float32)).astype(np.float64)
+    D, u = e64.H.shape[1], 2.0**-24
+    bound = (D + 2) * u * (np.abs(e64.H) @ np.abs(y))
+    assert np.all(np.abs(got - exact) <= bound)
+    assert np.abs(got - exact).max() > 0
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_float32_rows_select_the_float64_batch_without_near_ties(seed):
+    ctx, cand = make_context(n=600, d=16, k=5, n_labeled=30, seed=seed, epochs=30)
+    b = 10
+    a = raw_batch(Bait(precision="float64"), ctx, cand, b, np.random.default_rng(0))
+    c = raw_batch(Bait(precision="float32"), ctx, cand, b, np.random.default_rng(0))
+    np.testing.assert_array_equal(np.sort(c), np.sort(a))
+
+
+def test_auto_precision_is_exactly_float64_on_small_pools_and_traced_when_float32():
+    ctx, cand = make_context(n=300, d=8, k=4, n_labeled=20, seed=5, epochs=20)
+    b = 6
+    auto = Bait()
+    picked = auto.select_with_trace(ctx, cand, b, np.random.default_rng(0))
+    exact = Bait(precision="float64").select_with_trace(ctx, cand, b, np.random.default_rng(0))
+    np.testing.assert_array_equal(picked.indices, exact.indices)
+    assert "precision" not in picked.trace
+    fast = Bait(precision="float32").select_with_trace(ctx, cand, b, np.random.default_rng(0))
+    assert fast.trace["precision"] == "float32"
+
+
+@pytest.mark.parametrize("D", [1, 7, 64, 65, 384])
+def test_in_place_outer_update_equals_the_matrix_product_bit_for_bit(D):
+    from refine.strategies.bait import _subtract_outer
+
+    rng = np.random.default_rng(D)
+    for _ in range(5):
+        A = rng.normal(size=(D, D)) * 10.0 ** rng.integers(-3, 4)
+        y = rng.normal(size=(D, 1))
+        c = np.array([[rng.normal()]])
+        expected = A - (y @ c) @ y.T
+        _subtract_outer(A, y[:, 0] * c[0, 0], y[:, 0])
+        np.testing.assert_array_equal(A, expected)
