@@ -13,7 +13,7 @@ PRESET ?= cpu
 WORKERS ?= 2
 ENGINE ?= local
 DEVICE ?= auto
-ARTEFACTS := table1 table2 fig1 fig2 fig3 fig4 fig5 fig6 fig8 appendix theory claims longtail medical bad_apples query_size divergences refine_profiles
+ARTEFACTS := table1 table2 fig1 fig2 fig3 fig4 fig5 fig6 fig8 appendix theory claims longtail medical bad_apples query_size divergences refine_profiles bait_precision
 DEMO_OUT ?= results/demo
 # Label Studio (server + SDK) for the real round-trip test, in its own venv: its pinned Django /
 # pydantic stack must never meet refine's.

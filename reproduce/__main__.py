@@ -28,10 +28,11 @@ ARTEFACTS = {
     "claims": "reproduce.claims",
     "divergences": "reproduce.divergences",
     "refine_profiles": "reproduce.refine_profiles",
+    "bait_precision": "reproduce.bait_precision",
 }
 #: Run only when named: not part of ``all`` (Refine's 20 trials of 20 cycles would double the cpu
-#: preset's time).
-ON_DEMAND = ("refine_profiles",)
+#: preset's time; the precision study is 80 trials of 20 cycles).
+ON_DEMAND = ("refine_profiles", "bait_precision")
 
 
 def main(argv=None) -> None:

@@ -101,6 +101,56 @@ def sha256_file(path: str | os.PathLike, chunk: int = 1 << 22) -> str:
     return h.hexdigest()
 
 
+def load_npy_verified(path: str | os.PathLike, sha256: str | None, chunk: int = 1 << 22):
+    """``np.load(path)`` and the file's SHA-256, from one read of the file.
+
+    The header is parsed with numpy's public ``read_magic`` / ``read_array_header_*`` and the
+    data read straight into the array, each chunk hashed as it arrives, then any trailing bytes
+    (which ``np.load`` ignores) are hashed too, so the digest is :func:`sha256_file`'s. A
+    million-instance pool (1.5 GB) is then read once instead of twice.
+
+    Returns
+    -------
+    (ndarray or None, str)
+        The array (None when ``sha256`` is given and differs: nothing is returned from a file
+        that failed its check) and the digest. Object arrays are refused (``allow_pickle`` is
+        never on); Fortran-ordered files are read by ``np.load`` after :func:`sha256_file`.
+
+    Raises
+    ------
+    ValueError
+        The file is not a readable ``.npy`` (bad magic or header, or it ends inside the array).
+    """
+    fmt = np.lib.format
+    with open(path, "rb") as fh:
+        version = fmt.read_magic(fh)
+        read_header = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
+        shape, fortran, dtype = read_header(fh)
+        if fortran or dtype.hasobject:
+            digest = sha256_file(path)
+            if sha256 is not None and digest != sha256:
+                return None, digest
+            return np.load(path, allow_pickle=False), digest
+        header_end = fh.tell()
+        fh.seek(0)
+        h = hashlib.sha256(fh.read(header_end))
+        X = np.empty(shape, dtype=dtype)
+        buf = memoryview(X.reshape(-1).view(np.uint8))
+        pos = 0
+        while pos < buf.nbytes:
+            got = fh.readinto(buf[pos : pos + chunk])
+            if not got:
+                raise ValueError(f"{path} ends inside its array ({pos} of {buf.nbytes} bytes)")
+            h.update(buf[pos : pos + got])
+            pos += got
+        while block := fh.read(chunk):
+            h.update(block)
+    digest = h.hexdigest()
+    if sha256 is not None and digest != sha256:
+        return None, digest
+    return X, digest
+
+
 def _fsync_dir(directory: Path) -> None:
     with contextlib.suppress(OSError):
         fd = os.open(directory, os.O_RDONLY)
@@ -442,12 +492,18 @@ def load_features(root: Path, meta: ProjectMeta) -> np.ndarray:
         except (CacheCorruptedError, CacheMismatchError) as err:
             raise ProjectError(f"feature file {path} cannot be used: {err}") from None
     else:
-        if sha256_file(path) != pool.get("features_sha256"):
+        expected = pool.get("features_sha256")
+        try:
+            X, _ = load_npy_verified(path, expected)
+        except ValueError as err:  # not a readable .npy: a changed file, unless its hash agrees
+            if sha256_file(path) == expected:
+                raise ProjectError(f"feature file {path} cannot be read: {err}") from None
+            X = None
+        if X is None:
             raise ProjectError(
                 f"feature file {path} was modified: its SHA-256 differs from the one in "
                 "project.json"
             )
-        X = np.load(path, allow_pickle=False)
     if X.shape != (meta.n, meta.dim) or X.dtype != np.float32:
         raise ProjectError(
             f"feature file {path} holds {X.dtype} {X.shape}, project.json says float32 "

@@ -178,6 +178,23 @@ def test_a_modified_feature_file_is_detected(labeled_project):
     )
 
 
+@pytest.mark.parametrize("cut", [5, 10_000])  # inside the array; inside the header
+def test_a_truncated_feature_file_is_reported_as_modified(labeled_project, cut):
+    path = labeled_project.root / "pool" / "features.npy"
+    data = path.read_bytes()
+    path.write_bytes(data[: max(1, len(data) - cut)])
+    check_unchanged(
+        labeled_project.root,
+        "select",
+        labeled_project.root,
+        "--batch-size",
+        "3",
+        "--strategy",
+        "random",
+        fragments=["was modified"],
+    )
+
+
 # ---------------------------------------------------------------- refine init
 
 
