@@ -116,3 +116,17 @@ def test_build_writes_the_table_from_saved_results(tmp_path, capsys):
     assert (csv["identical curves"] == 2).all()
     assert "bait on synthetic_shapes: AULC float32 − float64 +0.0000" in capsys.readouterr().out
     assert raw in paths
+
+
+def test_committed_cpu_outputs_regenerate_from_their_raw_results(tmp_path):
+    import shutil
+    from pathlib import Path
+
+    src = Path(__file__).resolve().parent.parent / "paper_figures" / "bait_precision"
+    (tmp_path / "bait_precision").mkdir()
+    shutil.copy(src / "results_cpu.parquet", tmp_path / "bait_precision")
+    run = ReproduceRun(get_preset("cpu"), from_results=True, figures=tmp_path, quiet=True)
+    bp.build(run)
+    for name in ("bait_precision_cpu.md", "bait_precision_cpu.csv"):
+        assert (tmp_path / "bait_precision" / name).read_text() == (src / name).read_text()
+    assert len(pd.read_parquet(src / "results_cpu.parquet").groupby(["dataset", "strategy", "seed"])) == 80
