@@ -129,4 +129,7 @@ def test_committed_cpu_outputs_regenerate_from_their_raw_results(tmp_path):
     bp.build(run)
     for name in ("bait_precision_cpu.md", "bait_precision_cpu.csv"):
         assert (tmp_path / "bait_precision" / name).read_text() == (src / name).read_text()
-    assert len(pd.read_parquet(src / "results_cpu.parquet").groupby(["dataset", "strategy", "seed"])) == 80
+    assert (
+        len(pd.read_parquet(src / "results_cpu.parquet").groupby(["dataset", "strategy", "seed"]))
+        == 80
+    )

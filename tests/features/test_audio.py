@@ -207,9 +207,14 @@ def test_esc50_from_an_audio_folder(eat_standin, tiny_audio, tmp_path):
     assert folder.metadata["source"]["local"].endswith("audiofolder")
     hub_all = np.concatenate([hub.X_train, hub.X_test])
     folder_all = np.concatenate([folder.X_train, folder.X_test])
-    # same clips (decoded from files instead of wav bytes): every row has an identical twin
+    # same clips (decoded from files instead of wav bytes): every row has one twin, equal up to
+    # float32 round-off of the batched forward pass (measured up to 1.0e-5, the batches differ),
+    # while different clips lie ≥ 2e-2 apart
     dist = np.abs(folder_all[:, None, :] - hub_all[None, :, :]).max(axis=2)
-    assert dist.min(axis=1).max() < 1e-5
+    nearest = np.sort(dist, axis=1)
+    assert nearest[:, 0].max() < 1e-4
+    assert nearest[:, 1].min() > 1e-3
+    assert sorted(dist.argmin(axis=1)) == list(range(len(hub_all)))  # one-to-one
     np.testing.assert_array_equal(
         np.bincount(np.concatenate([folder.y_train, folder.y_test])),
         np.bincount(tiny_audio.labels),
