@@ -20,7 +20,11 @@ the driver times ``refine.query`` only); ours is ``Refine.select`` on a trained 
 ``DAL_MIRROR`` (the git dir of a mirror of ``github:dhuseljic/dal-toolbox``) the first time, and
 is never run in CI.
 
+``--bait-precision float64 auto`` runs every setting with each precision of Refine's BAIT member
+(alternating), and prints the speed-up over the first and the instances the batches share.
+
 Run: ``python benchmarks/bench_refine.py [--scales cifar10 tiny] [--repeats 1]``
+     ``python benchmarks/bench_refine.py --scales tiny --jobs 2 --no-one-thread --bait-precision float64 auto``
      ``python benchmarks/bench_refine.py --vs-authors [--pairs 3] [--anchor PATH]``
 """
 
@@ -63,12 +67,14 @@ def problem(scale: str):
 
 
 def one_query(
-    prob, scale: str, n_jobs: int, seed: int, one_thread: bool = False
+    prob, scale: str, n_jobs: int, seed: int, one_thread: bool = False, bait_precision: str = "auto"
 ) -> tuple[float, dict, np.ndarray]:
     """Seconds, trace and batch of one Refine selection.
 
     ``one_thread``: BLAS, OpenMP and torch limited to one thread (the single-core baseline of
-    the draws' parallelism; a plain serial run lets BLAS use every core).
+    the draws' parallelism; a plain serial run lets BLAS use every core). ``bait_precision``:
+    the ``precision`` of Refine's BAIT member (``"auto"``, the default, or ``"float64"`` /
+    ``"float32"``).
     """
     import contextlib
 
@@ -80,7 +86,9 @@ def one_query(
     ctx = SelectionContext(
         data.X_train, labeled, data.y_train[labeled], k, trainer, head, seed=seed
     )
-    strategy = make_strategy("refine", n_jobs=n_jobs)
+    strategy = make_strategy(
+        "refine", n_jobs=n_jobs, filter__strategy_params={"bait": {"precision": bait_precision}}
+    )
     threads = torch.get_num_threads()
     with threadpool_limits(limits=1) if one_thread else contextlib.nullcontext():
         if one_thread:
@@ -173,6 +181,14 @@ def main() -> None:
         default=Path(__file__).resolve().parents[1].parent / "shared/tools/anchor_dal.sh",
         help="the driver of the authors' code (default: ../shared/tools/anchor_dal.sh)",
     )
+    ap.add_argument(
+        "--bait-precision",
+        nargs="+",
+        default=["auto"],
+        choices=["auto", "float64", "float32"],
+        help="BAIT's precision in Refine's ensemble; several: every setting runs with each "
+        "(alternating), with the speed-up over the first and the instances the batches share",
+    )
     args = ap.parse_args()
     print(machine_header())
     if args.vs_authors:
@@ -186,6 +202,13 @@ def main() -> None:
     settings = [(f"n_jobs={nj}", nj, False) for nj in args.jobs]
     if args.one_thread:
         settings.insert(0, ("n_jobs=1, one thread", 1, True))
+    precisions = args.bait_precision
+    if len(precisions) > 1:  # every setting once per precision, labelled with it
+        settings = [
+            (f"{lab}, bait {p}", nj, one, p) for lab, nj, one in settings for p in precisions
+        ]
+    else:
+        settings = [(lab, nj, one, precisions[0]) for lab, nj, one in settings]
     for scale in args.scales:
         n, k, b = SCALES[scale]
         prob = problem(scale)
@@ -196,24 +219,37 @@ def main() -> None:
         with PeakRSS() as mem:
             for rep in range(1, args.repeats + 1):
                 # alternate the order, so that a drifting load favours neither setting
-                for lab, nj, one in settings if rep % 2 else settings[::-1]:
+                for lab, nj, one, prec in settings if rep % 2 else settings[::-1]:
                     print(f"  [{load()}] {scale}, {lab}, repeat {rep} ...", flush=True)
-                    seconds, trace, batch = one_query(prob, scale, nj, rep, one)
+                    seconds, trace, batch = one_query(prob, scale, nj, rep, one, prec)
                     times[lab].append(seconds)
                     per[lab].append(trace["seconds"])
                     batches[lab].append(batch.tolist())
                     pools = trace["pool_sizes"]
         medians = {lab: float(np.median(times[lab])) for lab in times}
-        bases = [settings[0][0]] + ([f"n_jobs={args.jobs[0]}"] if args.one_thread else [])
+
+        def bases(prec: str) -> list[str]:
+            # the first setting and (with --one-thread) the plain n_jobs=jobs[0] one, same precision
+            same = [(lab, nj, one) for lab, nj, one, q in settings if q == prec]
+            out = [same[0][0]]
+            if args.one_thread:
+                out += [lab for lab, nj, one in same if nj == args.jobs[0] and not one][:1]
+            return out
+
         print(
             f"\n{scale} scale (N={n}, K={k}, b={b}), {args.repeats} repeats, peak RSS "
             f"{mem.peak_mb / 1024:.2f} GB, pool sizes {pools}"
         )
-        for lab, nj, _ in settings:
+        for lab, nj, _, prec in settings:
             med = medians[lab]
             ratio = ", ".join(
-                f"{medians[base] / med:.2f}x {base}" for base in bases if base != lab and nj > 1
+                f"{medians[base] / med:.2f}x {base}"
+                for base in bases(prec)
+                if base != lab and nj > 1
             )
+            if prec != precisions[0]:  # the same setting with the first precision
+                first = lab.replace(f"bait {prec}", f"bait {precisions[0]}")
+                ratio += (", " if ratio else "") + f"{medians[first] / med:.2f}x {first}"
             ratio = f" ({ratio})" if ratio else ""
             print(f"  {lab}: median {med:.2f} s{ratio}  runs {[round(t, 2) for t in times[lab]]}")
             strat = {s: float(np.median([d[s] for d in per[lab]])) for s in per[lab][0]}
@@ -223,8 +259,16 @@ def main() -> None:
                     f"{s} {v:.2f}s" for s, v in sorted(strat.items(), key=lambda kv: -kv[1])
                 )
             )
-        same = all(batches[lab] == batches[settings[0][0]] for lab in batches)
-        print(f"  identical batches for every setting: {same}")
+        for p in precisions:
+            labs = [lab for lab, *_, q in settings if q == p]
+            same = all(batches[lab] == batches[labs[0]] for lab in labs)
+            what = f" (bait {p})" if len(precisions) > 1 else ""
+            print(f"  identical batches for every setting{what}: {same}")
+        for p in precisions[1:]:
+            a = next(lab for lab, *_, q in settings if q == precisions[0])
+            c = next(lab for lab, *_, q in settings if q == p)
+            shared = [len(set(x) & set(y)) for x, y in zip(batches[a], batches[c], strict=True)]
+            print(f"  instances shared by bait {precisions[0]} and {p} per repeat: {shared} of {b}")
     print(machine_header())
 
 
