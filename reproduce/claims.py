@@ -82,6 +82,34 @@ def _finished(run: ReproduceRun, grid: str, trials: list) -> pd.DataFrame:
     ].reset_index(drop=True)
 
 
+def _trial_key(trial) -> str:
+    """What makes two grid trials the same computation: the spec's identity and the data."""
+    import json
+
+    from refine.grid import _freeze
+
+    return json.dumps([trial.spec.identity(), _freeze(trial.dataset_params)], default=str)
+
+
+def _path_order(df: pd.DataFrame) -> pd.DataFrame:
+    """Rows in the order :func:`refine.results.load_results` gives them from one folder.
+
+    That is file-path order (dataset / backbone / label / ``seed<N>.parquet``, compared part by
+    part), each file's cycles in order. A grid whose trials come from several run folders then
+    has exactly the rows, in the same order, as when they all ran in its own folder (the
+    ledger's float sums depend on the order in their last bits).
+    """
+    if df.empty:
+        return df
+    names = df.strategy.astype(str).str.replace(":", "+").str.replace("/", "_")
+    parts = list(
+        zip(df.dataset.astype(str), df.backbone.astype(str), names,
+            "seed" + df.seed.astype(str) + ".parquet", strict=True)
+    )  # fmt: skip
+    order = sorted(range(len(df)), key=lambda i: (parts[i], int(df.cycle.iloc[i])))
+    return df.iloc[order].reset_index(drop=True)
+
+
 def load_grids(run: ReproduceRun, partial: bool = False) -> dict[str, pd.DataFrame | None]:
     """Run (or reuse) every grid of :func:`grid_specs` and return its per-cycle results.
 
@@ -91,11 +119,24 @@ def load_grids(run: ReproduceRun, partial: bool = False) -> dict[str, pd.DataFra
     written with other seeds or cycles, is ``None`` and its claims say "not run".
     """
     out: dict[str, pd.DataFrame | None] = {}
+    # a trial already planned by an earlier grid (the single strategies of Figs. 5, 6 and 8 and
+    # Table 2's Random are the main grid's) is taken from that grid's run folder, not rerun
+    first_folder: dict[str, str] = {}
     for name, spec in grid_specs(run).items():
         if spec is None:
             out[name] = None
             continue
         grid, trials = spec
+        keys = [_trial_key(t) for t in trials]
+        for key in keys:
+            first_folder.setdefault(key, grid)
+        borrowed: dict[str, list] = {}
+        own = []
+        for t, key in zip(trials, keys, strict=True):
+            if first_folder[key] == grid:
+                own.append(t)
+            else:
+                borrowed.setdefault(first_folder[key], []).append(t)
         path = run.out_dir("claims") / f"raw_{name}_{run.preset.name}.parquet"
         if run.from_results:
             if not path.exists():
@@ -109,15 +150,25 @@ def load_grids(run: ReproduceRun, partial: bool = False) -> dict[str, pd.DataFra
                 continue
             out[name] = df
             continue
+        others = [_finished(run, folder, ts) for folder, ts in borrowed.items()]
         if partial:
-            df = _slim(_finished(run, grid, trials))
+            df = _slim(_path_order(pd.concat([_finished(run, grid, own), *others])))
             run.log(
                 f"claims: {name}: {df.groupby(['dataset', 'strategy', 'seed']).ngroups} "
                 f"of {len(trials)} trials finished"
             )
             out[name] = df if len(df) else None
             continue
-        df = _slim(run_or_load(run, "claims", grid, trials, f"raw_{name}"))
+        if borrowed:
+            run.log(
+                f"claims: {name}: {len(trials) - len(own)} of {len(trials)} trials are those of "
+                f"{', '.join(sorted(borrowed))} (taken from there)"
+            )
+        mine = run_or_load(run, "claims", grid, own, f"raw_{name}") if own else None
+        df = _slim(_path_order(pd.concat([d for d in (mine, *others) if d is not None])))
+        missing = len(trials) - df.groupby(["dataset", "strategy", "seed"]).ngroups
+        if missing:
+            raise SystemExit(f"claims: {name}: {missing} borrowed trial(s) are not finished")
         df.to_parquet(path, index=False)
         out[name] = df
     return out

@@ -147,3 +147,73 @@ def test_f5_every_strategy_reports_the_seeds_of_its_hardest_unresolved_part():
     badge = int(f51["test"].split("badge ≈ ")[1].split(",")[0].split(" ")[0])
     assert 10 < badge < 10**7
     assert "random" not in f51["test"].split("unresolved part: ")[1]  # random is resolved
+
+
+# ---------------------------------------------------------------- trials shared between grids
+def test_single_strategies_of_the_figures_are_the_main_grids_trials():
+    """Figs. 5, 6, 8 and Table 2 plan single-strategy trials identical to the main grid's."""
+    run = ReproduceRun(get_preset("cpu-claims"))
+    specs = {name: spec for name, spec in claims.grid_specs(run).items() if spec is not None}
+    main = {claims._trial_key(t) for t in specs["main"][1]}
+    shared = {
+        name: sum(claims._trial_key(t) in main for t in trials)
+        for name, (_, trials) in specs.items()
+        if name != "main"
+    }
+    # fig5 on digits: random + the five strategies; fig6: margin, typiclust, random; fig8 on
+    # digits and synthetic_shapes: random; table2: random — 10 seeds each
+    assert shared["fig5"] == 60 and shared["fig6"] == 30
+    assert shared["fig8"] == 20 and shared["table2"] == 10
+    # the filtered trials are their own: another ensemble, or a filter in front
+    fig6_filtered = [t for t in specs["fig6"][1] if "+filter" in t.spec.name]
+    assert fig6_filtered and not any(claims._trial_key(t) in main for t in fig6_filtered)
+
+
+def test_load_grids_runs_a_shared_trial_once_and_keeps_the_row_order(tmp_path, monkeypatch):
+    run = ReproduceRun(get_preset("cpu-claims"), runs=tmp_path / "runs", figures=tmp_path)
+    specs = claims.grid_specs(run)
+    ran: dict[str, list] = {}
+
+    def rows_of(trials):
+        return pd.DataFrame(
+            [
+                dict(dataset=t.spec.dataset, backbone=t.spec.backbone, strategy=t.spec.name,
+                     seed=t.spec.seed, cycle=c, n_labeled=10 * (c + 1), accuracy=0.5)
+                for t in trials
+                for c in range(run.preset.n_cycles + 1)
+            ]
+        )  # fmt: skip
+
+    def fake_run_or_load(run_, artefact, grid, trials, raw_name="results"):
+        ran.setdefault(grid, []).extend(t.key() for t in trials)
+        return rows_of(trials)
+
+    def fake_finished(run_, grid, trials):
+        assert all(t.key() in ran[grid] for t in trials)  # only trials that grid ran
+        return rows_of(trials)
+
+    monkeypatch.setattr(claims, "run_or_load", fake_run_or_load)
+    monkeypatch.setattr(claims, "_finished", fake_finished)
+    out = claims.load_grids(run)
+    everything = [k for keys in ran.values() for k in keys]
+    main_keys = {t.key() for t in specs["main"][1]}
+    assert len(ran["fig5"]) == len(specs["fig5"][1]) - 60  # its singles were not rerun
+    for name, spec in specs.items():
+        if spec is None:
+            continue
+        df = out[name]
+        assert df.groupby(["dataset", "strategy", "seed"]).ngroups == len(spec[1])
+        # the order load_results gives one folder: by result path, then cycle
+        paths = [str(t.spec.result_path(".")) for t in spec[1]]
+        from pathlib import Path
+
+        expected = sorted(Path(p) for p in paths)
+        got = list(dict.fromkeys(
+            str(t) for t in (Path(d) / b / s.replace(":", "+") / f"seed{n}.parquet"
+                             for d, b, s, n in zip(df.dataset, df.backbone, df.strategy, df.seed,
+                                                   strict=True))
+        ))  # fmt: skip
+        assert got == [str(p) for p in expected]
+    for folder in ("fig5", "fig6", "fig8", "table2"):  # none reran a main-grid trial
+        assert not main_keys & set(ran[folder])
+    assert len(everything) > len(set(everything))  # ensembles' Refine and Random: main's files
