@@ -166,7 +166,7 @@ def load_grids(run: ReproduceRun, partial: bool = False) -> dict[str, pd.DataFra
             )
         mine = run_or_load(run, "claims", grid, own, f"raw_{name}") if own else None
         df = _slim(_path_order(pd.concat([d for d in (mine, *others) if d is not None])))
-        missing = len(trials) - df.groupby(["dataset", "strategy", "seed"]).ngroups
+        missing = len(trials) - df.groupby(["dataset", "backbone", "strategy", "seed"]).ngroups
         if missing:
             raise SystemExit(f"claims: {name}: {missing} borrowed trial(s) are not finished")
         df.to_parquet(path, index=False)

@@ -169,8 +169,9 @@ def test_single_strategies_of_the_figures_are_the_main_grids_trials():
     assert fig6_filtered and not any(claims._trial_key(t) in main for t in fig6_filtered)
 
 
-def test_load_grids_runs_a_shared_trial_once_and_keeps_the_row_order(tmp_path, monkeypatch):
-    run = ReproduceRun(get_preset("cpu-claims"), runs=tmp_path / "runs", figures=tmp_path)
+@pytest.mark.parametrize("preset", ["cpu-claims", "rehearsal"])  # rehearsal: two backbones
+def test_load_grids_runs_a_shared_trial_once_and_keeps_the_row_order(tmp_path, monkeypatch, preset):
+    run = ReproduceRun(get_preset(preset), runs=tmp_path / "runs", figures=tmp_path)
     specs = claims.grid_specs(run)
     ran: dict[str, list] = {}
 
@@ -197,12 +198,23 @@ def test_load_grids_runs_a_shared_trial_once_and_keeps_the_row_order(tmp_path, m
     out = claims.load_grids(run)
     everything = [k for keys in ran.values() for k in keys]
     main_keys = {t.key() for t in specs["main"][1]}
-    assert len(ran["fig5"]) == len(specs["fig5"][1]) - 60  # its singles were not rerun
+    # every trial ran exactly in the folder of the first grid that planned it
+    first: dict[str, str] = {}
+    for spec in specs.values():
+        for t in spec[1] if spec else []:
+            first.setdefault(claims._trial_key(t), spec[0])
+    for spec in specs.values():
+        for t in spec[1] if spec else []:
+            assert t.key() in ran[first[claims._trial_key(t)]]
+            if spec[0] != first[claims._trial_key(t)]:
+                assert t.key() not in ran.get(spec[0], [])
+    if preset == "cpu-claims":
+        assert len(ran["fig5"]) == len(specs["fig5"][1]) - 60  # its singles were not rerun
     for name, spec in specs.items():
         if spec is None:
             continue
         df = out[name]
-        assert df.groupby(["dataset", "strategy", "seed"]).ngroups == len(spec[1])
+        assert df.groupby(["dataset", "backbone", "strategy", "seed"]).ngroups == len(spec[1])
         # the order load_results gives one folder: by result path, then cycle
         paths = [str(t.spec.result_path(".")) for t in spec[1]]
         from pathlib import Path
@@ -215,5 +227,5 @@ def test_load_grids_runs_a_shared_trial_once_and_keeps_the_row_order(tmp_path, m
         ))  # fmt: skip
         assert got == [str(p) for p in expected]
     for folder in ("fig5", "fig6", "fig8", "table2"):  # none reran a main-grid trial
-        assert not main_keys & set(ran[folder])
+        assert not main_keys & set(ran.get(folder, []))
     assert len(everything) > len(set(everything))  # ensembles' Refine and Random: main's files
