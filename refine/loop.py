@@ -41,6 +41,15 @@ TIMING_COLUMNS = ["selection_seconds", "training_seconds"]
 FORMAT_VERSION = 1
 
 
+def result_relpath(dataset: str, backbone: str, name: str, seed: int) -> Path:
+    """A trial's results file relative to its folder: ``dataset/backbone/<name>/seed<N>.parquet``.
+
+    ``name`` (the strategy label) with ``:`` and ``/`` made file-name safe.
+    """
+    safe = str(name).replace(":", "+").replace("/", "_")
+    return Path(str(dataset)) / str(backbone) / safe / f"seed{int(seed)}.parquet"
+
+
 @dataclass(frozen=True)
 class TrialSpec:
     """Everything that determines one trial's results.
@@ -131,8 +140,7 @@ class TrialSpec:
 
     def result_path(self, out_dir: str | Path) -> Path:
         """Where this trial's results live under ``out_dir``."""
-        safe = self.name.replace(":", "+").replace("/", "_")
-        return Path(out_dir) / self.dataset / self.backbone / safe / f"seed{self.seed}.parquet"
+        return Path(out_dir) / result_relpath(self.dataset, self.backbone, self.name, self.seed)
 
 
 def check_trial_fits_pool(dataset: Dataset, spec: TrialSpec) -> None:

@@ -28,8 +28,6 @@ results ``results_<preset>.parquet``; the numbers are also printed.
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 import pandas as pd
 
@@ -38,7 +36,7 @@ from refine.loop import TrialSpec
 from refine.metrics import aulc_table
 from refine.seeding import child_rng
 from refine.stats import aulc_difference
-from reproduce.common import ReproduceRun, df_to_markdown, run_or_load, script_main, write_markdown
+from reproduce.common import ReproduceRun, run_or_load, script_main, write_study_markdown
 from reproduce.presets import SYNTHETIC_SHAPES, Setting
 
 ARTEFACT = "bait_precision"
@@ -152,7 +150,7 @@ def build(run: ReproduceRun) -> list:
     csv = out / f"{ARTEFACT}_{run.preset.name}.csv"
     table.to_csv(csv, index=False)
     cycles = int(trials[0].spec.n_cycles)
-    body = (
+    intro = (
         "BAIT alone and Refine (BAIT is one of its nine members) with BAIT's "
         '`precision="float32"` (float32 candidate rows in the greedy steps) against '
         f'`precision="float64"`, paired by seed; {cycles} cycles; digits (b = 10) and '
@@ -161,19 +159,15 @@ def build(run: ReproduceRun) -> list:
         f"{cycles + 1} points, in [0, 1]. Interval: 95 % bootstrap over seeds (expanded "
         "percentile, refine/stats.py). `seed sd`: the standard deviation of the float64 AULC "
         "over seeds. Verdict rule: the precisions differ when the difference's interval "
-        "excludes 0.\n\n"
-        + (df_to_markdown(table, floatfmt="{:.4f}") if len(table) else "(no trial finished)")
-        + "\n\n"
-        + "\n".join(f"- {line}" for line in lines)
+        "excludes 0."
     )
-    described = dataclasses.replace(
-        run.preset, description="this artefact's own seeds and cycles, given below"
-    )
-    md = write_markdown(
+    md = write_study_markdown(
+        run,
         out / f"{ARTEFACT}_{run.preset.name}.md",
         "BAIT's float32 candidate rows against float64",
-        body,
-        described,
+        intro,
+        table,
+        lines,
     )
     return [out / f"results_{run.preset.name}.parquet", csv, md]
 

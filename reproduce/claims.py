@@ -3,9 +3,12 @@ interval and a verdict decided by a rule fixed before the numbers (see :data:`VE
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 
+from refine.loop import result_relpath
 from refine.results import load_results
 from refine.stats import (
     page_trend,
@@ -84,29 +87,25 @@ def _finished(run: ReproduceRun, grid: str, trials: list) -> pd.DataFrame:
 
 def _trial_key(trial) -> str:
     """What makes two grid trials the same computation: the spec's identity and the data."""
-    import json
-
-    from refine.grid import _freeze
-
-    return json.dumps([trial.spec.identity(), _freeze(trial.dataset_params)], default=str)
+    return json.dumps([trial.spec.identity(), trial.dataset_params], sort_keys=True, default=str)
 
 
 def _path_order(df: pd.DataFrame) -> pd.DataFrame:
     """Rows in the order :func:`refine.results.load_results` gives them from one folder.
 
-    That is file-path order (dataset / backbone / label / ``seed<N>.parquet``, compared part by
-    part), each file's cycles in order. A grid whose trials come from several run folders then
-    has exactly the rows, in the same order, as when they all ran in its own folder (the
-    ledger's float sums depend on the order in their last bits).
+    That is result-file order (:func:`refine.loop.result_relpath`, paths compared as paths),
+    each file's cycles in order. A grid whose trials come from several run folders then has
+    exactly the rows, in the same order, as when they all ran in its own folder (the ledger's
+    float sums depend on the order in their last bits).
     """
     if df.empty:
         return df
-    names = df.strategy.astype(str).str.replace(":", "+").str.replace("/", "_")
-    parts = list(
-        zip(df.dataset.astype(str), df.backbone.astype(str), names,
-            "seed" + df.seed.astype(str) + ".parquet", strict=True)
-    )  # fmt: skip
-    order = sorted(range(len(df)), key=lambda i: (parts[i], int(df.cycle.iloc[i])))
+    paths = [
+        result_relpath(d, b, s, n)
+        for d, b, s, n in zip(df.dataset, df.backbone, df.strategy, df.seed, strict=True)
+    ]
+    cycles = df.cycle.to_numpy()
+    order = sorted(range(len(df)), key=lambda i: (paths[i], int(cycles[i])))
     return df.iloc[order].reset_index(drop=True)
 
 

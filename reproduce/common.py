@@ -19,7 +19,7 @@ import importlib
 import sys
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pandas as pd
@@ -201,6 +201,25 @@ def write_markdown(path: Path, title: str, body: str, preset: Preset) -> Path:
     )
     path.write_text(text)
     return path
+
+
+def write_study_markdown(
+    run: ReproduceRun, path: Path, title: str, intro: str, table: pd.DataFrame, lines: list[str]
+) -> Path:
+    """The markdown of a paired study with seeds and cycles of its own (not the preset's).
+
+    ``intro`` (setting, interval and verdict rule), the table (4 decimals) and one bullet per
+    printed line; the header says that the study keeps its own seeds and cycles.
+    """
+    body = (
+        intro
+        + "\n\n"
+        + (df_to_markdown(table, floatfmt="{:.4f}") if len(table) else "(no trial finished)")
+        + "\n\n"
+        + "\n".join(f"- {line}" for line in lines)
+    )
+    described = replace(run.preset, description="this artefact's own seeds and cycles, given below")
+    return write_markdown(path, title, body, described)
 
 
 def df_to_markdown(df: pd.DataFrame, floatfmt: str = "{:.2f}") -> str:

@@ -20,8 +20,6 @@ results ``results_<preset>.parquet``; the numbers are also printed.
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 import pandas as pd
 
@@ -31,7 +29,7 @@ from refine.metrics import aulc_table
 from refine.profiles import PROFILES, profile_trial
 from refine.seeding import child_rng
 from refine.stats import aulc_difference, stratified_bootstrap
-from reproduce.common import ReproduceRun, df_to_markdown, run_or_load, script_main, write_markdown
+from reproduce.common import ReproduceRun, run_or_load, script_main, write_study_markdown
 
 ARTEFACT = "refine_profiles"
 DATASET = "digits"
@@ -154,25 +152,21 @@ def build(run: ReproduceRun) -> list:
     cycles = int(trials[0].spec.n_cycles)
     fractions = {t.spec.profile: t.dataset_params.get("pool_fraction", 1.0) for t in trials}
     pools = ", ".join(f"{p} {100 * f:.0f} % of the training split" for p, f in fractions.items())
-    body = (
+    intro = (
         f"Refine on digits (scikit-learn's 8×8 digits, stratified 1347/450 split, z-scored "
         f"pixels; the AL pool: {pools}), b = {BATCH}, {cycles} cycles, one filtering thread. "
         "Each profile sets every switch of refine/profiles.py. AULC = mean test accuracy "
         f"over the {cycles + 1} points. Interval: 95 % bootstrap over seeds (expanded "
         "percentile, refine/stats.py); the difference is paired by seed. Verdict rule: the "
-        "profiles differ when the difference's interval excludes 0.\n\n"
-        + (df_to_markdown(table, floatfmt="{:.4f}") if len(table) else "(no trial finished)")
-        + "\n\n"
-        + "\n".join(f"- {line}" for line in lines)
+        "profiles differ when the difference's interval excludes 0."
     )
-    described = dataclasses.replace(
-        run.preset, description="this artefact's own seeds and cycles, given below"
-    )
-    md = write_markdown(
+    md = write_study_markdown(
+        run,
         out / f"{ARTEFACT}_{run.preset.name}.md",
         "Refine on digits under the published and corrected profiles",
-        body,
-        described,
+        intro,
+        table,
+        lines,
     )
     return [out / f"results_{run.preset.name}.parquet", csv, md]
 

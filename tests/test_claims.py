@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
 
+from refine.loop import result_relpath
 from reproduce import claims, table2
 from reproduce.common import ReproduceRun
 from reproduce.presets import FIG5_STRATEGIES, SINGLE_STRATEGIES, get_preset
@@ -216,16 +219,12 @@ def test_load_grids_runs_a_shared_trial_once_and_keeps_the_row_order(tmp_path, m
         df = out[name]
         assert df.groupby(["dataset", "backbone", "strategy", "seed"]).ngroups == len(spec[1])
         # the order load_results gives one folder: by result path, then cycle
-        paths = [str(t.spec.result_path(".")) for t in spec[1]]
-        from pathlib import Path
-
-        expected = sorted(Path(p) for p in paths)
+        expected = sorted(t.spec.result_path(".") for t in spec[1])
         got = list(dict.fromkeys(
-            str(t) for t in (Path(d) / b / s.replace(":", "+") / f"seed{n}.parquet"
-                             for d, b, s, n in zip(df.dataset, df.backbone, df.strategy, df.seed,
-                                                   strict=True))
+            result_relpath(d, b, s, n)
+            for d, b, s, n in zip(df.dataset, df.backbone, df.strategy, df.seed, strict=True)
         ))  # fmt: skip
-        assert got == [str(p) for p in expected]
+        assert got == [Path(p) for p in expected]
     for folder in ("fig5", "fig6", "fig8", "table2"):  # none reran a main-grid trial
         assert not main_keys & set(ran.get(folder, []))
     assert len(everything) > len(set(everything))  # ensembles' Refine and Random: main's files

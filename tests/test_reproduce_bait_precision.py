@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -119,9 +122,6 @@ def test_build_writes_the_table_from_saved_results(tmp_path, capsys):
 
 
 def test_committed_cpu_outputs_regenerate_from_their_raw_results(tmp_path):
-    import shutil
-    from pathlib import Path
-
     src = Path(__file__).resolve().parent.parent / "paper_figures" / "bait_precision"
     (tmp_path / "bait_precision").mkdir()
     shutil.copy(src / "results_cpu.parquet", tmp_path / "bait_precision")
