@@ -18,6 +18,8 @@ from refine.stats import (
     stratified_bootstrap,
     win_rate_intervals,
 )
+from refine.strategies.refine import Filtered, Refine
+from refine.strategies.registry import make_strategy
 from reproduce import fig6, table2
 from reproduce.common import ReproduceRun, run_or_load, script_main, trials_for, write_markdown
 from reproduce.grids import ensemble_trials, filtered_trials, main_trials
@@ -86,8 +88,36 @@ def _finished(run: ReproduceRun, grid: str, trials: list) -> pd.DataFrame:
 
 
 def _trial_key(trial) -> str:
-    """What makes two grid trials the same computation: the spec's identity and the data."""
-    return json.dumps([trial.spec.identity(), trial.dataset_params], sort_keys=True, default=str)
+    """What makes two grid trials the same computation: the spec's identity and the data.
+
+    A filtered strategy is identified by what it computes (:meth:`Refine.computation`), not by
+    its name: Fig. 5's ``uherding+filter`` (``filtered:uherding``) is the main grid's Refine.
+    """
+    identity = trial.spec.identity()
+    strategy = make_strategy(trial.spec.strategy, **trial.spec.strategy_params)
+    if isinstance(strategy, (Refine, Filtered)):
+        for name in ("strategy", "strategy_params", "label"):
+            identity.pop(name, None)
+        identity["computation"] = strategy.computation()
+    return json.dumps([identity, trial.dataset_params], sort_keys=True, default=str)
+
+
+def _borrow(run: ReproduceRun, folder: str, pairs: list) -> pd.DataFrame:
+    """The finished rows of the lender trials in ``pairs``, named as their borrowers."""
+    df = _finished(run, folder, [lender for lender, _ in pairs])
+    if df.empty:
+        return df
+    parts = []
+    for lender, t in pairs:
+        s = lender.spec
+        rows = df[
+            (df.dataset == s.dataset)
+            & (df.backbone == s.backbone)
+            & (df.strategy == s.name)
+            & (df.seed == s.seed)
+        ]
+        parts.append(rows.assign(strategy=t.spec.name))
+    return pd.concat(parts, ignore_index=True)
 
 
 def _path_order(df: pd.DataFrame) -> pd.DataFrame:
@@ -119,23 +149,25 @@ def load_grids(run: ReproduceRun, partial: bool = False) -> dict[str, pd.DataFra
     """
     out: dict[str, pd.DataFrame | None] = {}
     # a trial already planned by an earlier grid (the single strategies of Figs. 5, 6 and 8 and
-    # Table 2's Random are the main grid's) is taken from that grid's run folder, not rerun
-    first_folder: dict[str, str] = {}
+    # Table 2's Random, and Fig. 5's filtered UHerding = Refine, are the main grid's) is taken
+    # from that grid's run folder under its own name there, not rerun
+    first: dict[str, tuple[str, object]] = {}  # key → (grid, trial) that planned it first
     for name, spec in grid_specs(run).items():
         if spec is None:
             out[name] = None
             continue
         grid, trials = spec
         keys = [_trial_key(t) for t in trials]
-        for key in keys:
-            first_folder.setdefault(key, grid)
-        borrowed: dict[str, list] = {}
+        for t, key in zip(trials, keys, strict=True):
+            first.setdefault(key, (grid, t))
+        borrowed: dict[str, list] = {}  # lender's grid → [(its trial, this grid's trial)]
         own = []
         for t, key in zip(trials, keys, strict=True):
-            if first_folder[key] == grid:
+            lender_grid, lender = first[key]
+            if lender_grid == grid:
                 own.append(t)
             else:
-                borrowed.setdefault(first_folder[key], []).append(t)
+                borrowed.setdefault(lender_grid, []).append((lender, t))
         path = run.out_dir("claims") / f"raw_{name}_{run.preset.name}.parquet"
         if run.from_results:
             if not path.exists():
@@ -149,7 +181,7 @@ def load_grids(run: ReproduceRun, partial: bool = False) -> dict[str, pd.DataFra
                 continue
             out[name] = df
             continue
-        others = [_finished(run, folder, ts) for folder, ts in borrowed.items()]
+        others = [_borrow(run, folder, pairs) for folder, pairs in borrowed.items()]
         if partial:
             df = _slim(_path_order(pd.concat([_finished(run, grid, own), *others])))
             run.log(

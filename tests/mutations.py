@@ -8,6 +8,7 @@ reports whether it failed (caught) or passed (survived). It is a development too
 
     python -m tests.mutations            # every mutation
     python -m tests.mutations --list     # what would run
+    python -m tests.mutations --only membership   # the mutations whose name contains a word
 
 Exit status 1 when a mutation survives (or an unmutated test already fails).
 """
@@ -47,9 +48,37 @@ MUTATIONS = [
     Mutation(
         "base class accepts duplicate indices",
         "refine/strategies/base.py",
-        "        if np.unique(chosen).size != chosen.size:",
+        "        if picked.size > 1 and bool((picked[1:] == picked[:-1]).any()):",
         "        if False:",
         "tests/test_strategy_contract.py::test_base_class_rejects_a_broken_batch",
+    ),
+    Mutation(
+        "membership of a sorted candidate set checks the range only",
+        "refine/strategies/base.py",
+        "(candidates[np.minimum(pos, candidates.size - 1)] == picked).all()",
+        "True",
+        "tests/test_strategy_contract.py::test_base_class_rejects_a_broken_batch",
+    ),
+    Mutation(
+        "membership of an unsorted candidate set is not checked",
+        "refine/strategies/base.py",
+        "inside = bool(np.isin(picked, candidates).all())",
+        "inside = True",
+        "tests/test_strategy_contract.py::test_base_class_rejects_a_broken_batch",
+    ),
+    Mutation(
+        "the ledger keys filtered strategies by name",
+        "reproduce/claims.py",
+        "    if isinstance(strategy, (Refine, Filtered)):",
+        "    if False:",
+        "tests/test_claims.py::test_single_strategies_of_the_figures_are_the_main_grids_trials",
+    ),
+    Mutation(
+        "a borrowed trial keeps its lender's name",
+        "reproduce/claims.py",
+        "parts.append(rows.assign(strategy=t.spec.name))",
+        "parts.append(rows)",
+        "tests/test_claims.py::test_load_grids_runs_a_shared_trial_once_and_keeps_the_row_order",
     ),
     Mutation(
         "early return leaves an empty trace",
@@ -133,7 +162,7 @@ _PREV = (
 
 
 def _copy_tree(dest: Path) -> None:
-    for part in ("refine", "tests", "pyproject.toml"):
+    for part in ("refine", "reproduce", "tests", "pyproject.toml"):
         src = ROOT / part
         if src.is_dir():
             shutil.copytree(src, dest / part, ignore=shutil.ignore_patterns("__pycache__"))
@@ -158,14 +187,18 @@ def _run_test(root: Path, test: str) -> int:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--list", action="store_true", help="list the mutations and exit")
+    ap.add_argument("--only", default=None, help="run the mutations whose name contains this")
     args = ap.parse_args(argv)
+    chosen = [m for m in MUTATIONS if args.only is None or args.only in m.name]
+    if not chosen:
+        raise SystemExit(f"no mutation name contains {args.only!r} (see --list)")
     if args.list:
-        for m in MUTATIONS:
+        for m in chosen:
             print(f"{m.name}  →  {m.test}")
         return 0
     failures = 0
     print(f"{'mutation':58s} {'guarding test':70s} result")
-    for m in MUTATIONS:
+    for m in chosen:
         with tempfile.TemporaryDirectory() as tmp:
             root = Path(tmp)
             _copy_tree(root)

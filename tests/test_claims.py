@@ -9,9 +9,11 @@ import pandas as pd
 import pytest
 
 from refine.loop import result_relpath
+from refine.strategies import make_strategy
 from reproduce import claims, table2
 from reproduce.common import ReproduceRun
 from reproduce.presets import FIG5_STRATEGIES, SINGLE_STRATEGIES, get_preset
+from tests.conftest import make_context
 
 
 def test_verdict_rule_by_hand():
@@ -163,13 +165,48 @@ def test_single_strategies_of_the_figures_are_the_main_grids_trials():
         for name, (_, trials) in specs.items()
         if name != "main"
     }
-    # fig5 on digits: random + the five strategies; fig6: margin, typiclust, random; fig8 on
-    # digits and synthetic_shapes: random; table2: random — 10 seeds each
-    assert shared["fig5"] == 60 and shared["fig6"] == 30
+    # fig5 on digits: random + the five strategies, and uherding+filter (= Refine); fig6:
+    # margin, typiclust, random; fig8 on digits and synthetic_shapes: random; table2: random
+    # — 10 seeds each
+    assert shared["fig5"] == 70 and shared["fig6"] == 30
     assert shared["fig8"] == 20 and shared["table2"] == 10
-    # the filtered trials are their own: another ensemble, or a filter in front
-    fig6_filtered = [t for t in specs["fig6"][1] if "+filter" in t.spec.name]
-    assert fig6_filtered and not any(claims._trial_key(t) in main for t in fig6_filtered)
+    refine_keys = {claims._trial_key(t) for t in specs["main"][1] if t.spec.name == "refine"}
+    fig5_uherding = [t for t in specs["fig5"][1] if t.spec.name == "uherding+filter"]
+    assert len(fig5_uherding) == 10
+    assert {claims._trial_key(t) for t in fig5_uherding} <= refine_keys
+    # the other filtered trials are their own: another final strategy, ensemble or parameters
+    others = [t for name in ("fig5", "fig6", "fig8", "table2") for t in specs[name][1]]
+    others = [t for t in others if "filter" in t.spec.name and t not in fig5_uherding]
+    assert len(others) == 5 * 10 + 2 * 10 + 2 * 10 + 7 * 10
+    assert not any(claims._trial_key(t) in main for t in others)
+
+
+def test_refine_and_filtered_final_strategy_are_one_computation():
+    """Refine(final=X) and filtered:X with equal filters give the same batches; the ledger's
+    key says so, and tells them apart as soon as any parameter that matters differs."""
+    ctx, cand = make_context(seed=21)
+    small = dict(rounds=2, draws_per_strategy=2, strategies=["random", "margin", "badge"])
+    pairs = [
+        (make_strategy("refine", **small), make_strategy("filtered:uherding", **small)),
+        (
+            make_strategy("refine", final="margin", **small),
+            make_strategy("filtered:margin", **small, n_jobs=2),  # n_jobs changes nothing
+        ),
+    ]
+    for a, b in pairs:
+        assert a.computation() == b.computation()
+        for seed in range(3):
+            batch_a = a.select(ctx, cand, 5, np.random.default_rng(seed))
+            batch_b = b.select(ctx, cand, 5, np.random.default_rng(seed))
+            np.testing.assert_array_equal(batch_a, batch_b)
+    ref = make_strategy("refine", **small).computation()
+    for other in (
+        make_strategy("filtered:margin", **small),
+        make_strategy("filtered:uherding", **{**small, "rounds": 3}),
+        make_strategy("filtered:uherding", **small, strategy_kwargs={"uncertainty": "entropy"}),
+        make_strategy("refine", **{**small, "strategies": ["random", "margin"]}),
+    ):
+        assert other.computation() != ref
 
 
 @pytest.mark.parametrize("preset", ["cpu-claims", "rehearsal"])  # rehearsal: two backbones
@@ -201,18 +238,21 @@ def test_load_grids_runs_a_shared_trial_once_and_keeps_the_row_order(tmp_path, m
     out = claims.load_grids(run)
     everything = [k for keys in ran.values() for k in keys]
     main_keys = {t.key() for t in specs["main"][1]}
-    # every trial ran exactly in the folder of the first grid that planned it
-    first: dict[str, str] = {}
+    # every trial ran exactly in the folder of the first grid that planned it, under the name
+    # it has there
+    first: dict[str, tuple] = {}
     for spec in specs.values():
         for t in spec[1] if spec else []:
-            first.setdefault(claims._trial_key(t), spec[0])
+            first.setdefault(claims._trial_key(t), (spec[0], t))
     for spec in specs.values():
         for t in spec[1] if spec else []:
-            assert t.key() in ran[first[claims._trial_key(t)]]
-            if spec[0] != first[claims._trial_key(t)]:
+            grid, lender = first[claims._trial_key(t)]
+            assert lender.key() in ran[grid]
+            if spec[0] != grid:
                 assert t.key() not in ran.get(spec[0], [])
     if preset == "cpu-claims":
-        assert len(ran["fig5"]) == len(specs["fig5"][1]) - 60  # its singles were not rerun
+        # its singles and its filtered UHerding (the main grid's Refine) were not rerun
+        assert len(ran["fig5"]) == len(specs["fig5"][1]) - 70
     for name, spec in specs.items():
         if spec is None:
             continue

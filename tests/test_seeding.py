@@ -34,3 +34,23 @@ def test_bad_keys():
         child_seed(1, -1)
     with pytest.raises(TypeError):
         child_seed(1, 1.5)
+    with pytest.raises(TypeError):
+        child_seed(1, True)
+
+
+def test_keys_map_to_the_documented_integers():
+    # the spawn key of a path is fixed forever (committed results depend on it): an int is
+    # itself, a str is crc32(utf-8) + 2**32, whatever the key's Python type
+    import zlib
+
+    class Name(str):
+        pass
+
+    expected = (3, zlib.crc32(b"round") + 2**32, zlib.crc32("draw-\u00e9".encode()) + 2**32)
+    for path in [(3, "round", "draw-\u00e9"), (np.int64(3), Name("round"), "draw-\u00e9")]:
+        ss = child_seed(np.random.SeedSequence(11), *path)
+        assert ss.spawn_key == expected
+        assert ss.entropy == 11
+    a = child_rng(11, 3, "round").random(3)
+    b = child_rng(np.random.SeedSequence(11), np.int64(3), Name("round")).random(3)
+    np.testing.assert_array_equal(a, b)

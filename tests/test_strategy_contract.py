@@ -147,14 +147,27 @@ class _Probe(Strategy):
             return candidates[: batch_size - 1]
         if self.output == "labeled":
             return np.concatenate([[int(ctx.labeled[0])], candidates[: batch_size - 1]])
+        others = np.setdiff1d(np.flatnonzero(~ctx.labeled_mask), candidates)
+        if self.output == "gap":  # an unlabeled instance between two candidates
+            inside = others[(others > candidates.min()) & (others < candidates.max())]
+            return np.concatenate([inside[:1], candidates[: batch_size - 1]])
+        if self.output == "beyond":  # an unlabeled instance after the last candidate
+            return np.concatenate([others[others > candidates.max()][:1], candidates[1:batch_size]])
         raise AssertionError(self.output)
 
 
-@pytest.mark.parametrize("output", ["duplicate", "short", "labeled"])
-def test_base_class_rejects_a_broken_batch(output):
+@pytest.mark.parametrize("order", ["sorted", "shuffled"])
+@pytest.mark.parametrize("output", ["duplicate", "short", "labeled", "gap", "beyond"])
+def test_base_class_rejects_a_broken_batch(output, order):
     ctx, cand = make_context(seed=12)
+    # every other unlabeled instance, so that some lie between and after the candidates
+    cand = np.sort(cand)[:-3:2]
+    if order == "shuffled":  # the check's np.isin path (candidates not increasing)
+        cand = np.random.default_rng(1).permutation(cand)
     with pytest.raises(StrategyOutputError):
         _Probe(output).select(ctx, cand, 5, np.random.default_rng(0))
+    # the same candidates pass with a valid batch
+    assert _Probe().select(ctx, cand, 5, np.random.default_rng(0)).size == 5
 
 
 def test_base_class_returns_every_candidate_without_running_the_strategy():

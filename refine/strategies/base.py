@@ -259,9 +259,20 @@ class Strategy(BaseEstimator):
 
     def _check_output(self, chosen: np.ndarray, candidates: np.ndarray, batch_size: int) -> None:
         who = self.name or type(self).__name__
-        if np.unique(chosen).size != chosen.size:
+        # O(b log n) on the sorted batch; the loop's and the filter's candidates are strictly
+        # increasing, so membership is a binary search (np.isin sorts the candidates: it was
+        # 5 % of a filtered digits trial, ~9000 calls on pools of ~1800)
+        picked = np.sort(chosen)
+        if picked.size > 1 and bool((picked[1:] == picked[:-1]).any()):
             raise StrategyOutputError(f"{who} returned duplicate indices")
-        if not np.isin(chosen, candidates).all():
+        if candidates.size > 1 and not bool((candidates[1:] > candidates[:-1]).all()):
+            inside = bool(np.isin(picked, candidates).all())
+        else:
+            pos = np.searchsorted(candidates, picked)
+            inside = bool((pos < candidates.size).all()) and bool(
+                (candidates[np.minimum(pos, candidates.size - 1)] == picked).all()
+            )
+        if not inside:
             raise StrategyOutputError(f"{who} returned indices outside the candidates")
         if self.exact_batch and chosen.size != min(batch_size, candidates.size):
             raise StrategyOutputError(

@@ -59,6 +59,26 @@ class _FilteredBase(Strategy):
             | self._final().requirements()
         )
 
+    def computation(self) -> dict:
+        """What this instance computes, whatever it is called: the filter and the final strategy.
+
+        ``Refine(final=X)`` and ``filtered:X`` run the same code (:meth:`_select`) with the same
+        random streams, so two instances with equal descriptions give the same batches (tests);
+        the claims ledger runs such trials once. Result-neutral parameters (``n_jobs``) are left
+        out. Strategy instances as members or final strategy are described by their parameters.
+        """
+        from refine.parallel import is_result_neutral
+
+        def params(est) -> dict:
+            return {k: v for k, v in est.get_params(deep=False).items() if not is_result_neutral(k)}
+
+        final = self._final()
+        return {
+            "filter": params(self._check_filter()),
+            "final": final.name or type(final).__name__,
+            "final_params": params(final),
+        }
+
     def _check_filter(self) -> ProgressiveFilter:
         if not isinstance(self.filter, ProgressiveFilter):
             raise ConfigError(
