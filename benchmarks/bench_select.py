@@ -317,6 +317,8 @@ def main() -> None:
 
     import torch
 
+    if args.workdir is not None:
+        args.workdir.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="bench_select-", dir=args.workdir))
     try:
         t0 = time.perf_counter()
