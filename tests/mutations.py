@@ -81,6 +81,13 @@ MUTATIONS = [
         "tests/test_claims.py::test_load_grids_runs_a_shared_trial_once_and_keeps_the_row_order",
     ),
     Mutation(
+        "TypiClust stacks its seedings whatever their size",
+        "refine/strategies/typiclust.py",
+        "stack_mb > min(self.memory_budget_mb, STACKED_SEEDING_MAX_MB)",
+        "stack_mb > self.memory_budget_mb",
+        "tests/test_filtering.py::test_batched_draws_give_the_batches_of_one_call_per_draw",
+    ),
+    Mutation(
         "early return leaves an empty trace",
         "refine/strategies/base.py",
         'trace = {"all_candidates": True, **self._early_trace(ctx, batch_size)}',

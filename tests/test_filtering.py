@@ -333,6 +333,11 @@ def test_batched_draws_give_the_batches_of_one_call_per_draw(monkeypatch, n_jobs
     together = run_filter(ctx, cand, seed=4, **kw)
     # serial: three TypiClust members × three rounds, four draws each; threads: one per draw
     assert stacked == ([4] * 9 if n_jobs == 1 else [])
+    # stacks above the cache-sized limit are seeded one draw at a time (same pools)
+    monkeypatch.setattr("refine.strategies.typiclust.STACKED_SEEDING_MAX_MB", 1e-3)
+    stacked.clear()
+    _same(together, run_filter(ctx, cand, seed=4, **kw))
+    assert stacked == []
     monkeypatch.setattr(TypiClust, "batched_draws", False)
     _same(together, run_filter(ctx, cand, seed=4, **kw))
 
