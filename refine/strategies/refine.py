@@ -12,6 +12,7 @@ from __future__ import annotations
 from sklearn.base import clone
 
 from refine.errors import ConfigError
+from refine.parallel import is_result_neutral
 from refine.seeding import child_rng, rng_seed_sequence
 from refine.strategies.base import Selection, Strategy
 from refine.strategies.filtering import ProgressiveFilter
@@ -67,7 +68,6 @@ class _FilteredBase(Strategy):
         the claims ledger runs such trials once. Result-neutral parameters (``n_jobs``) are left
         out. Strategy instances as members or final strategy are described by their parameters.
         """
-        from refine.parallel import is_result_neutral
 
         def params(est) -> dict:
             return {k: v for k, v in est.get_params(deep=False).items() if not is_result_neutral(k)}
