@@ -7,6 +7,8 @@ change any selection). Nothing in ``refine/`` imports this module.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 
@@ -98,3 +100,111 @@ def lloyd_via_estimator(X: np.ndarray, init: np.ndarray, max_iter: int = 300):
         warnings.simplefilter("ignore", ConvergenceWarning)
         est.fit(X)
     return est.cluster_centers_.astype(X.dtype, copy=False), est.labels_.astype(np.int64)
+
+
+def _zero_d2():
+    from refine.strategies._clustering import _ZERO_D2
+
+    return _ZERO_D2
+
+
+def kmeans_plusplus_before_transposed(
+    X: np.ndarray, k: int, rng: np.random.Generator
+) -> np.ndarray:
+    """Greedy k-means++ seeding with X @ X[rows].T per step (before the transposed copy)."""
+    n = X.shape[0]
+    k = min(int(k), n)
+    sq_norms = np.einsum("ij,ij->i", X, X, dtype=np.float64).astype(X.dtype)
+    zero = _zero_d2() * max(float(sq_norms.max()), np.finfo(np.float32).tiny)
+    n_trials = 2 + int(np.log(k))
+
+    row = sq_norms[None, :]
+
+    def sq_dist_to(rows: np.ndarray) -> np.ndarray:
+        # (len(rows), n) squared distances, clipped at zero and with rounding noise zeroed;
+        # X @ X[rows].T streams X once per step (the (rows, n) orientation is 3x slower in BLAS).
+        # In place where the values allow it (2·G is exact, a − 2G the same subtraction): the
+        # loop is dominated by per-call overhead on small pools.
+        G = X @ X[rows].T
+        G *= 2.0
+        d2 = sq_norms[rows, None] + row
+        d2 -= G.T
+        np.copyto(d2, 0.0, where=d2 < zero)
+        return d2
+
+    first = int(rng.integers(n))
+    seeds = [first]
+    closest = sq_dist_to(np.array([first]))[0]
+    potential = float(closest.sum(dtype=np.float64))
+    while len(seeds) < k and potential > 0.0:
+        cum = np.cumsum(closest, dtype=np.float64)
+        draws = rng.random(n_trials)
+        draws *= cum[-1]
+        trials = cum.searchsorted(draws)
+        np.minimum(trials, n - 1, out=trials)
+        cand_d2 = sq_dist_to(trials)
+        np.minimum(closest, cand_d2, out=cand_d2)
+        pots = cand_d2.sum(axis=1, dtype=np.float64)
+        # a draw of exactly 0 can land on a covered point (D² = 0): never take it as a seed
+        pots[closest[trials] <= 0.0] = np.inf
+        best = int(pots.argmin())
+        if not math.isfinite(pots[best]):
+            continue
+        seeds.append(int(trials[best]))
+        closest = cand_d2[best]
+        potential = float(pots[best])
+    return np.asarray(seeds, dtype=np.int64)
+
+
+def kmeans_plusplus_many_before_transposed(
+    Xs: np.ndarray, k: int, rngs: list[np.random.Generator]
+) -> list[np.ndarray]:
+    """kmeans_plusplus_many with Xs @ Xs[rows].T per step (before the transposed copies)."""
+    m, n, _ = Xs.shape
+    k = min(int(k), n)
+    # per set, as the single call computes them (einsum's sums along d, per row)
+    sq = np.stack([np.einsum("ij,ij->i", X, X, dtype=np.float64).astype(Xs.dtype) for X in Xs])
+    zero = np.array(
+        [_zero_d2() * max(float(s.max()), np.finfo(np.float32).tiny) for s in sq], dtype=np.float64
+    ).astype(Xs.dtype)[:, None, None]
+    n_trials = 2 + int(np.log(k))
+    sets = np.arange(m)[:, None]
+
+    def sq_dist_to(rows: np.ndarray) -> np.ndarray:
+        # (m, len(rows[j]), n): the single call's sq_dist_to for every set at once
+        G = np.matmul(Xs, Xs[sets, rows].transpose(0, 2, 1))
+        G *= 2.0
+        d2 = sq[sets, rows][:, :, None] + sq[:, None, :]
+        d2 -= G.transpose(0, 2, 1)
+        np.copyto(d2, 0.0, where=d2 < zero)
+        return d2
+
+    first = np.array([int(r.integers(n)) for r in rngs], dtype=np.int64)
+    seeds = [[int(f)] for f in first]
+    closest = sq_dist_to(first[:, None])[:, 0, :].copy()
+    potential = closest.sum(axis=1, dtype=np.float64)
+    live = [j for j in range(m) if len(seeds[j]) < k and potential[j] > 0.0]
+    trials = np.zeros((m, n_trials), dtype=np.int64)  # finished sets keep dummy rows
+    while live:
+        cum = np.cumsum(closest, axis=1, dtype=np.float64)
+        for j in live:
+            draws = rngs[j].random(n_trials)
+            draws *= cum[j, -1]
+            trials[j] = cum[j].searchsorted(draws)
+        np.minimum(trials, n - 1, out=trials)
+        cand_d2 = sq_dist_to(trials)
+        np.minimum(closest[:, None, :], cand_d2, out=cand_d2)
+        pots = cand_d2.sum(axis=2, dtype=np.float64)
+        pots[np.take_along_axis(closest, trials, axis=1) <= 0.0] = np.inf
+        best = pots.argmin(axis=1)
+        still = []
+        for j in live:
+            b = int(best[j])
+            if math.isfinite(pots[j, b]):
+                seeds[j].append(int(trials[j, b]))
+                closest[j] = cand_d2[j, b]
+                potential[j] = pots[j, b]
+            if len(seeds[j]) < k and potential[j] > 0.0:
+                still.append(j)
+        live = still
+    return [np.asarray(s_, dtype=np.int64) for s_ in seeds]
