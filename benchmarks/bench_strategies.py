@@ -24,16 +24,6 @@ one thread: the speed-up shows which strategies hold the GIL.
 Run: ``python benchmarks/bench_strategies.py --vs-previous [--pairs 3] [--round cifar10|digits]``
 (``--round digits``: the first two rounds of a digits query, where the pools are small and
 per-call overhead dominates).
-
-``--seeding``: the greedy k-means++ seeding alone (TypiClust's, and ALFA-Mix's and DropQuery's
-through k-means), one seeding per set and the stacked seeding of a round's draws
-(``kmeans_plusplus_many``), against the same kernels before each step's product ran as
-``X[rows] @ Xᵀ`` on a transposed copy (``benchmarks/_previous_kernels.py``): median seconds over
-``--pairs`` alternating runs on the point sets of a digits round (11 × 1347 × 64 at |L| = 150 and
-k = 160; 11 × 325 × 64 for round 2), of a synthetic_shapes round (float features) and of a
-CIFAR-10-scale round (11 × 5020 × 384, k = 30), and whether every seed is identical.
-
-Run: ``python benchmarks/bench_strategies.py --seeding [--pairs 5]``
 """
 
 from __future__ import annotations
@@ -238,69 +228,6 @@ def vs_previous(pairs: int, scale: str = "cifar10") -> None:
     print(f"after: {machine_header()}")
 
 
-def seeding_vs_previous(pairs: int) -> None:
-    """``--seeding``: k-means++ seedings now and before the transposed product (same process)."""
-    import statistics
-    import time
-
-    import _previous_kernels as prev
-    from sklearn.datasets import load_digits
-
-    from refine.strategies import _clustering as now
-
-    digits = load_digits().data.astype(np.float32)
-    rng = np.random.default_rng(0)
-
-    def sets(X, n, m=11):
-        return np.stack([X[rng.choice(X.shape[0], n, replace=False)] for _ in range(m)])
-
-    gauss = rng.standard_normal((6000, 384)).astype(np.float32)
-    shapes = load_dataset("synthetic_shapes", n_train=2000, n_test=10, n_classes=20).X_train
-    cases = [
-        ("digits round 1", sets(digits, 1347), 160),
-        ("digits round 2", sets(digits, 325), 160),
-        ("synthetic_shapes round 1", sets(shapes.astype(np.float32), 1800), 220),
-        ("CIFAR-10-scale round", sets(gauss, 5020), 30),
-    ]
-    print(machine_header())
-    print(
-        f"{'point sets':>26} {'m×n×d':>13} {'k':>4} {'kind':>8} {'before s':>9} {'now s':>8} "
-        f"{'ratio':>6} {'same':>5}"
-    )
-    for label, Xs, k in cases:
-        kinds = {
-            "singles": (
-                lambda f, Xs=Xs, k=k: [f(X, k, np.random.default_rng(j)) for j, X in enumerate(Xs)],
-                now.kmeans_plusplus,
-                prev.kmeans_plusplus_before_transposed,
-            ),
-            "stacked": (
-                lambda f, Xs=Xs, k=k: f(Xs, k, [np.random.default_rng(j) for j in range(len(Xs))]),
-                now.kmeans_plusplus_many,
-                prev.kmeans_plusplus_many_before_transposed,
-            ),
-        }
-        for kind, (call, new_fn, old_fn) in kinds.items():
-            old_t, new_t, same = [], [], True
-            for _ in range(pairs):
-                t0 = time.perf_counter()
-                a = call(old_fn)
-                t1 = time.perf_counter()
-                b = call(new_fn)
-                t2 = time.perf_counter()
-                old_t.append(t1 - t0)
-                new_t.append(t2 - t1)
-                same &= all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
-            o, n_ = statistics.median(old_t), statistics.median(new_t)
-            shape = "×".join(map(str, Xs.shape))
-            print(
-                f"{label:>26} {shape:>13} {k:>4} {kind:>8} {o:>9.3f} {n_:>8.3f} {o / n_:>5.2f}x "
-                f"{str(same):>5}",
-                flush=True,
-            )
-    print(f"after: {machine_header()}")
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, nargs="+", default=[5000, 50000])
@@ -315,11 +242,6 @@ def main() -> None:
         action="store_true",
         help="CIFAR-scale round: current kernels against their predecessors, and 2 threads",
     )
-    ap.add_argument(
-        "--seeding",
-        action="store_true",
-        help="k-means++ seedings now and before the transposed product (alternating pairs)",
-    )
     ap.add_argument("--pairs", type=int, default=3, help="alternating pairs for --vs-previous")
     ap.add_argument(
         "--round",
@@ -329,9 +251,6 @@ def main() -> None:
     )
     args = ap.parse_args()
     print(machine_header())
-    if args.seeding:
-        seeding_vs_previous(args.pairs)
-        return
     if args.vs_previous:
         vs_previous(args.pairs, args.round)
         return

@@ -75,12 +75,9 @@ def test_kmeans_without_the_private_routine_falls_back_to_the_same_clusters(monk
 
 
 @pytest.mark.parametrize("case", range(30))
-def test_kmeans_plusplus_many_equals_one_call_per_set(case, monkeypatch):
+def test_kmeans_plusplus_many_equals_one_call_per_set(case):
     # the seeds of each set and the generators' states afterwards, bit for bit, also with
-    # duplicated rows (early stop, retried steps), ties, one set repeated, and k up to n; every
-    # third case with sets above the transposed-copy size (both step products)
-    if case % 3 == 1:
-        monkeypatch.setattr(_clustering, "TRANSPOSED_MAX_BYTES", 0)
+    # duplicated rows (early stop, retried steps), ties, one set repeated, and k up to n
     rng = np.random.default_rng(100 + case)
     m, n = int(rng.integers(1, 12)), int(rng.integers(2, 600))
     d = int(rng.choice([2, 8, 64, 384]))
@@ -99,26 +96,3 @@ def test_kmeans_plusplus_many_equals_one_call_per_set(case, monkeypatch):
     for e, g in zip(expected, got, strict=True):
         np.testing.assert_array_equal(e, g)
     assert [g.bit_generator.state for g in one] == [g.bit_generator.state for g in many]
-
-
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_step_product_transposes_small_sets_only(dtype):
-    # below the size rule each step multiplies with a transposed copy, above it the product of
-    # the earlier code; both are X[rows] @ X.T up to the order of the sums
-    rng = np.random.default_rng(3)
-    rows = np.array([4, 0, 17, 4])
-    limit = _clustering.TRANSPOSED_MAX_BYTES
-    itemsize = np.dtype(dtype).itemsize
-    small = rng.standard_normal((limit // (64 * itemsize), 64)).astype(dtype)
-    large = rng.standard_normal((limit // (64 * itemsize) + 1, 64)).astype(dtype)
-    assert small.nbytes <= limit < large.nbytes
-    got_small = _clustering._step_product(small)(rows)
-    got_large = _clustering._step_product(large)(rows)
-    np.testing.assert_array_equal(got_small, small[rows] @ np.ascontiguousarray(small.T))
-    np.testing.assert_array_equal(got_large, (large @ large[rows].T).T)
-    for X, got in ((small, got_small), (large, got_large)):
-        assert got.shape == (rows.size, X.shape[0])
-        np.testing.assert_allclose(got, X[rows] @ X.T, rtol=1e-4, atol=1e-3)
-    # integer-valued features (digits) give exact sums in either order
-    D = np.round(4 * small).astype(dtype)
-    np.testing.assert_array_equal(_clustering._step_product(D)(rows), (D @ D[rows].T).T)
