@@ -309,28 +309,35 @@ class FisherGreedy:
         """Add (``sign=+1``) or remove (``sign=−1``) candidate ``i``; update ``rows``' S and T."""
         Vi = self._embedding(i)  # k × K'D, already scaled by √ρ
         Y = self.Minv @ Vi.T  # K'D × k
-        inner = np.eye(self.k) + sign * (Vi @ Y)
-        C = sign * np.linalg.solve(inner, np.eye(self.k))
-        C = (C + C.T) / 2
         FY = self.F @ Y
         Z = self.Minv @ FY
-        E = Y.T @ FY
-        E = (E + E.T) / 2
         if self.binary:
             # k = K' = 1 (the binary approximation): scalar Sherman–Morrison updates; two
             # matrix-vector products over the candidates are the whole O(N·D) cost of a step
             # (measured: faster than one product with the two columns side by side, which
-            # OpenBLAS runs as a GEMM with N = 2).
+            # OpenBLAS runs as a GEMM with N = 2). The 1×1 solve and symmetrisations of the
+            # general case are plain scalars here: LAPACK's solve of [[u]] x = [[1]] is 1/u
+            # and (x + x)/2 is x, so c and e are the same numbers (tests), without the
+            # per-step overhead of small-array calls that dominates BAIT on small pools.
+            u = 1.0 + sign * float((Vi @ Y)[0, 0])
+            if u == 0.0:  # what the solve raised
+                raise np.linalg.LinAlgError("Singular matrix")
+            c = sign * (1.0 / u)
+            e = float((Y.T @ FY)[0, 0])
             H = self.H_rows[rows]
             r = self.R[rows, 0, 0] * math.sqrt(self.rho)
             # r is float64, so the products come back to float64 before anything accumulates
             a = r * (H @ Y[:, 0].astype(H.dtype, copy=False))
             z = r * (H @ Z[:, 0].astype(H.dtype, copy=False))
-            c, e = C[0, 0], E[0, 0]
             self.S[rows, 0, 0] -= c * a * a
             self.T[rows, 0, 0] += (c * c * e) * (a * a) - (2.0 * c) * (z * a)
             _subtract_outer(self.Minv, Y[:, 0] * c, Y[:, 0])
             return
+        inner = np.eye(self.k) + sign * (Vi @ Y)
+        C = sign * np.linalg.solve(inner, np.eye(self.k))
+        C = (C + C.T) / 2
+        E = Y.T @ FY
+        E = (E + E.T) / 2
         H = self.H_rows[rows]
         both = embed_products(
             H, self.R[rows], np.hstack([Y, Z]).astype(H.dtype, copy=False), self.rho

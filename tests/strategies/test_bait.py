@@ -340,3 +340,62 @@ def test_in_place_outer_update_equals_the_matrix_product_bit_for_bit(D):
         expected = A - (y @ c) @ y.T
         _subtract_outer(A, y[:, 0] * c[0, 0], y[:, 0])
         np.testing.assert_array_equal(A, expected)
+
+
+class _ArrayScalarsGreedy(FisherGreedy):
+    """The binary update as it was before its scalar fast path: 1×1 solve and symmetrisations."""
+
+    def update(self, i, sign, rows=slice(None)):
+        if not self.binary:
+            return super().update(i, sign, rows)
+        import math
+
+        Vi = self._embedding(i)
+        Y = self.Minv @ Vi.T
+        inner = np.eye(1) + sign * (Vi @ Y)
+        C = sign * np.linalg.solve(inner, np.eye(1))
+        C = (C + C.T) / 2
+        FY = self.F @ Y
+        Z = self.Minv @ FY
+        E = Y.T @ FY
+        E = (E + E.T) / 2
+        H = self.H_rows[rows]
+        r = self.R[rows, 0, 0] * math.sqrt(self.rho)
+        a = r * (H @ Y[:, 0].astype(H.dtype, copy=False))
+        z = r * (H @ Z[:, 0].astype(H.dtype, copy=False))
+        c, e = C[0, 0], E[0, 0]
+        self.S[rows, 0, 0] -= c * a * a
+        self.T[rows, 0, 0] += (c * c * e) * (a * a) - (2.0 * c) * (z * a)
+        from refine.strategies.bait import _subtract_outer
+
+        _subtract_outer(self.Minv, Y[:, 0] * c, Y[:, 0])
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("rows_dtype", [np.float64, np.float32])
+def test_binary_scalar_update_equals_the_array_form_bit_for_bit(seed, rows_dtype):
+    # forward greedy with oversampling and backward pruning: the same picks, S, T and M⁻¹
+    H, p, HL, pL = tiny_problem(seed=10 + seed, n=40)
+    b = 4
+    eng, *_ = make_engine(H, p, HL, pL, b, 1.0, "binary_cross_entropy")
+    args = (eng.H, eng.R, eng.F, eng.Minv.copy(), eng.rho, 5, rows_dtype)
+    new, old = FisherGreedy(*args), _ArrayScalarsGreedy(*args)
+    assert new.binary
+    np.testing.assert_array_equal(new.run(b, 2 * b), old.run(b, 2 * b))
+    for attr in ("S", "T", "Minv"):
+        np.testing.assert_array_equal(getattr(new, attr), getattr(old, attr))
+
+
+def test_binary_update_on_a_singular_step_raises_as_the_solve_did():
+    H, p, HL, pL = tiny_problem(seed=3, n=10)
+    eng, *_ = make_engine(H, p, HL, pL, 2, 1.0, "binary_cross_entropy")
+    # v = e₀ and M⁻¹ = I exactly, so removing it gives 1 − v·M⁻¹v = 0
+    eng.rho = 1.0
+    eng.R[0, 0, 0] = 1.0
+    eng.H[0] = 0.0
+    eng.H[0, 0] = 1.0
+    eng.Minv = np.eye(eng.Minv.shape[0])
+    with pytest.raises(np.linalg.LinAlgError):
+        _ArrayScalarsGreedy.update(eng, 0, -1.0)  # the solve's error
+    with pytest.raises(np.linalg.LinAlgError):
+        eng.update(0, -1.0)
