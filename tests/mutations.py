@@ -88,6 +88,21 @@ MUTATIONS = [
         "tests/test_filtering.py::test_batched_draws_give_the_batches_of_one_call_per_draw",
     ),
     Mutation(
+        "BAIT's scalar update drops the sign of its 1×1 inverse",
+        "refine/strategies/bait.py",
+        "            c = sign * (1.0 / u)",
+        "            c = 1.0 / u",
+        "tests/strategies/test_bait.py::test_binary_scalar_update_equals_the_array_form_bit_for_bit",
+    ),
+    Mutation(
+        "BAIT's scalar update divides by a singular step",
+        "refine/strategies/bait.py",
+        "            if u == 0.0:  # what the solve raised",
+        "            if False:",
+        "tests/strategies/test_bait.py::"
+        "test_binary_update_on_a_singular_step_raises_as_the_solve_did",
+    ),
+    Mutation(
         "early return leaves an empty trace",
         "refine/strategies/base.py",
         'trace = {"all_candidates": True, **self._early_trace(ctx, batch_size)}',
