@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import itertools
+import math
 
 import numpy as np
 import pytest
 
 from refine.errors import ConfigError
-from refine.strategies.bait import Bait, FisherGreedy, fisher_factors
+from refine.strategies.bait import Bait, FisherGreedy, _subtract_outer, fisher_factors
 from tests.conftest import make_context, raw_batch
 
 
@@ -343,13 +344,14 @@ def test_in_place_outer_update_equals_the_matrix_product_bit_for_bit(D):
 
 
 class _ArrayScalarsGreedy(FisherGreedy):
-    """The binary update as it was before its scalar fast path: 1×1 solve and symmetrisations."""
+    """The binary update as it was before its scalar fast path: 1×1 solve and symmetrisations.
+
+    A frozen copy of the earlier code, kept as the oracle of the bit-for-bit test below.
+    """
 
     def update(self, i, sign, rows=slice(None)):
         if not self.binary:
             return super().update(i, sign, rows)
-        import math
-
         Vi = self._embedding(i)
         Y = self.Minv @ Vi.T
         inner = np.eye(1) + sign * (Vi @ Y)
@@ -366,8 +368,6 @@ class _ArrayScalarsGreedy(FisherGreedy):
         c, e = C[0, 0], E[0, 0]
         self.S[rows, 0, 0] -= c * a * a
         self.T[rows, 0, 0] += (c * c * e) * (a * a) - (2.0 * c) * (z * a)
-        from refine.strategies.bait import _subtract_outer
-
         _subtract_outer(self.Minv, Y[:, 0] * c, Y[:, 0])
 
 
