@@ -161,6 +161,7 @@ def run_grid(
     on_done: Callable[[dict], None] | None = None,
     max_retries: int = 2,
     threads_per_worker: int | None = None,
+    cost: Callable[[GridTrial], float] | None = None,
 ) -> list[dict]:
     """Run every trial of ``trials`` into ``out_dir``; return one status record per trial.
 
@@ -187,6 +188,50 @@ def run_grid(
         BLAS/OpenMP/torch threads of each local worker process (default
         ``max(1, cores // n_workers)``); ignored in-process (``n_workers == 1``) and on Ray,
         which sets ``OMP_NUM_THREADS`` to a task's CPUs itself.
+    cost : callable, optional
+        An estimate of a trial's run time (any unit); see :func:`run_grids`.
+    """
+    keys = [t.key() for t in trials]
+    if len(set(keys)) != len(keys):
+        raise ConfigError(
+            "the grid contains duplicate trials (same dataset/backbone/strategy/seed)"
+        )
+    return run_grids(
+        [(trials, out_dir)],
+        engine=engine,
+        n_workers=n_workers,
+        address=address,
+        gpu_fraction=gpu_fraction,
+        on_done=on_done,
+        max_retries=max_retries,
+        threads_per_worker=threads_per_worker,
+        cost=cost,
+    )
+
+
+def run_grids(
+    grids: list[tuple[list[GridTrial], str | Path]],
+    engine: str = "local",
+    n_workers: int = 1,
+    address: str | None = None,
+    gpu_fraction: float | None = None,
+    on_done: Callable[[dict], None] | None = None,
+    max_retries: int = 2,
+    threads_per_worker: int | None = None,
+    cost: Callable[[GridTrial], float] | None = None,
+) -> list[dict]:
+    """:func:`run_grid` of several grids ``(trials, out_dir)`` in one pool of workers.
+
+    One pool for all grids saves a pool's start-up per grid and the idle worker at the end of
+    each (the last long trial of a grid runs alone while the next grid waits). A trial listed
+    twice for the same folder runs once; its record is repeated. Records come in the order of
+    the grids' trials; each record's ``"out_dir"`` names its folder.
+
+    ``cost`` (an estimate of a trial's run time, any unit) sets the order in which the trials
+    start: the costliest first, so that short trials fill the workers at the end (longest
+    processing time first, Graham 1969). Results never depend on it: every trial's randomness
+    comes from its own seed (:mod:`refine.seeding`), not from which worker runs it or when.
+    Without ``cost`` the trials start in the order given.
     """
     if engine not in ENGINES:
         raise unknown_choice("engine", engine, ENGINES)
@@ -196,43 +241,54 @@ def run_grid(
         if threads_per_worker is None
         else check_positive_int("threads_per_worker", threads_per_worker)
     )
-    keys = [t.key() for t in trials]
-    if len(set(keys)) != len(keys):
-        raise ConfigError(
-            "the grid contains duplicate trials (same dataset/backbone/strategy/seed)"
-        )
+    pairs: list[tuple[GridTrial, str]] = []
+    for trials, out_dir in grids:
+        out = str(out_dir)
+        Path(out).mkdir(parents=True, exist_ok=True)
+        pairs += [(t, out) for t in trials]
+    all_trials = [t for t, _ in pairs]
     if engine == "local" or address is None:  # a remote cluster's GPUs are not visible here
-        for dev in sorted({str(t.spec.device) for t in trials}):
+        for dev in sorted({str(t.spec.device) for t in all_trials}):
             resolve_device(dev)  # an unavailable device fails here, not in every trial
-    out = str(out_dir)
-    Path(out).mkdir(parents=True, exist_ok=True)
     done_cb = on_done or (lambda rec: None)
-    finished = {}
-    for t in trials:
+    records: dict[tuple[str, str], dict] = {}
+    todo: list[tuple[GridTrial, str]] = []
+    seen: set[tuple[str, str]] = set()
+    for t, out in pairs:
+        ident = (out, t.key())
+        if ident in seen:
+            continue
+        seen.add(ident)
         rec = finished_record(t, out)
         if rec is not None:
+            rec["out_dir"] = out
             done_cb(rec)
-            finished[rec["key"]] = rec
-    todo = [t for t in trials if t.key() not in finished]
-    if not todo:
-        return [finished[k] for k in keys]
-    if engine == "ray":
-        recs = _run_ray(todo, out, n_workers, address, gpu_fraction, done_cb, max_retries)
-    else:
-        recs = _run_local(todo, out, n_workers, threads_per_worker, done_cb)
-    by_key = {**finished, **{r["key"]: r for r in recs}}
-    return [by_key[k] for k in keys]
+            records[ident] = rec
+        else:
+            todo.append((t, out))
+    if todo:
+        if cost is not None:
+            # stable: equal estimates keep the grids' order
+            todo = sorted(todo, key=lambda pair: -float(cost(pair[0])))
+        if engine == "ray":
+            recs = _run_ray(todo, n_workers, address, gpu_fraction, done_cb, max_retries)
+        else:
+            recs = _run_local(todo, n_workers, threads_per_worker, done_cb)
+        for (_, out), rec in zip(todo, recs, strict=True):
+            records[(out, rec["key"])] = rec
+    return [records[(out, t.key())] for t, out in pairs]
 
 
-def _run_local(trials, out, n_workers, threads_per_worker, done_cb):
+def _run_local(pairs, n_workers, threads_per_worker, done_cb):
+    """Run ``(trial, out_dir)`` pairs; records in the order of ``pairs``."""
     if n_workers == 1:
         records = []
-        for t in trials:
-            rec = run_one(t, out)
+        for t, out in pairs:
+            rec = {**run_one(t, out), "out_dir": out}
             done_cb(rec)
             records.append(rec)
         return records
-    records = []
+    records: dict[int, dict] = {}
     # "spawn", not fork: a child forked after torch/OpenMP started its thread pool can deadlock.
     ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(
@@ -241,23 +297,24 @@ def _run_local(trials, out, n_workers, threads_per_worker, done_cb):
         initializer=limit_threads,
         initargs=(threads_per_worker,),
     ) as pool:
-        futures = {pool.submit(run_one, t, out): t for t in trials}
+        # submitted in order: the pool starts them first come, first served
+        futures = {pool.submit(run_one, t, out): i for i, (t, out) in enumerate(pairs)}
         for f in as_completed(futures):
+            i = futures[f]
+            t, out = pairs[i]
             try:
                 rec = f.result()
             except Exception as exc:
                 # Its trial keeps the cycles it checkpointed; rerunning the grid resumes it.
-                rec = {
-                    "key": futures[f].key(),
-                    "ok": False,
-                    "error": f"{type(exc).__name__}: {exc}",
-                }
+                rec = {"key": t.key(), "ok": False, "error": f"{type(exc).__name__}: {exc}"}
+            rec["out_dir"] = out
             done_cb(rec)
-            records.append(rec)
-    return records  # run_grid puts them in the order of the grid
+            records[i] = rec
+    return [records[i] for i in range(len(pairs))]
 
 
-def _run_ray(trials, out, n_workers, address, gpu_fraction, done_cb, max_retries):
+def _run_ray(pairs, n_workers, address, gpu_fraction, done_cb, max_retries):
+    """Run ``(trial, out_dir)`` pairs as Ray tasks; records in the order of ``pairs``."""
     try:
         import ray
     except ImportError as exc:  # pragma: no cover - ray is in the dev extras
@@ -273,29 +330,27 @@ def _run_ray(trials, out, n_workers, address, gpu_fraction, done_cb, max_retries
         gpus = (
             gpu_fraction
             if gpu_fraction is not None
-            else (1.0 / n_workers if uses_cuda(trials) else 0.0)
+            else (1.0 / n_workers if uses_cuda([t for t, _ in pairs]) else 0.0)
         )
         remote = ray.remote(
             num_cpus=1, num_gpus=gpus, max_retries=max_retries, retry_exceptions=False
         )(run_one)
-        refs = {remote.remote(t, out): t for t in trials}
-        records = []
+        refs = {remote.remote(t, out): i for i, (t, out) in enumerate(pairs)}
+        records: dict[int, dict] = {}
         pending = list(refs)
         while pending:
             ready, pending = ray.wait(pending, num_returns=1)
             for r in ready:
+                i = refs[r]
+                t, out = pairs[i]
                 try:
                     rec = ray.get(r)
                 except Exception as exc:
-                    rec = {
-                        "key": refs[r].key(),
-                        "ok": False,
-                        "error": f"{type(exc).__name__}: {exc}",
-                    }
+                    rec = {"key": t.key(), "ok": False, "error": f"{type(exc).__name__}: {exc}"}
+                rec["out_dir"] = out
                 done_cb(rec)
-                records.append(rec)
-        order = {t.key(): i for i, t in enumerate(trials)}
-        return sorted(records, key=lambda r: order[r["key"]])
+                records[i] = rec
+        return [records[i] for i in range(len(pairs))]
     finally:
         if started:
             ray.shutdown()

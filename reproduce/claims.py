@@ -21,7 +21,14 @@ from refine.stats import (
 from refine.strategies.refine import Filtered, Refine
 from refine.strategies.registry import make_strategy
 from reproduce import fig6, table2
-from reproduce.common import ReproduceRun, run_or_load, script_main, trials_for, write_markdown
+from reproduce.common import (
+    ReproduceRun,
+    run_all,
+    run_or_load,
+    script_main,
+    trials_for,
+    write_markdown,
+)
 from reproduce.grids import ensemble_trials, filtered_trials, main_trials
 from reproduce.paper_values import (
     AUTOAL_WIN_RATE,
@@ -152,9 +159,10 @@ def load_grids(run: ReproduceRun, partial: bool = False) -> dict[str, pd.DataFra
     # Table 2's Random, and Fig. 5's filtered UHerding = Refine, are the main grid's) is taken
     # from that grid's run folder under its own name there, not rerun
     first: dict[str, tuple[str, object]] = {}  # key → (grid, trial) that planned it first
+    plan = []
     for name, spec in grid_specs(run).items():
         if spec is None:
-            out[name] = None
+            plan.append((name, None, [], {}, []))
             continue
         grid, trials = spec
         keys = [_trial_key(t) for t in trials]
@@ -168,6 +176,15 @@ def load_grids(run: ReproduceRun, partial: bool = False) -> dict[str, pd.DataFra
                 own.append(t)
             else:
                 borrowed.setdefault(lender_grid, []).append((lender, t))
+        plan.append((name, grid, trials, borrowed, own))
+    if not partial:
+        # every grid's own trials in one pool, the costliest first (the raw tables below then
+        # find them finished)
+        run_all(run, [(grid, own) for _, grid, _, _, own in plan if own])
+    for name, grid, trials, borrowed, own in plan:
+        if grid is None:
+            out[name] = None
+            continue
         path = run.out_dir("claims") / f"raw_{name}_{run.preset.name}.parquet"
         if run.from_results:
             if not path.exists():

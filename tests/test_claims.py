@@ -233,9 +233,17 @@ def test_load_grids_runs_a_shared_trial_once_and_keeps_the_row_order(tmp_path, m
         assert all(t.key() in ran[grid] for t in trials)  # only trials that grid ran
         return rows_of(trials)
 
+    pooled: list = []
+
+    def fake_run_all(run_, grids):
+        pooled.extend((grid, t.key()) for grid, trials in grids for t in trials)
+
     monkeypatch.setattr(claims, "run_or_load", fake_run_or_load)
     monkeypatch.setattr(claims, "_finished", fake_finished)
+    monkeypatch.setattr(claims, "run_all", fake_run_all)
     out = claims.load_grids(run)
+    # the one pool got exactly the trials each grid then found finished, before any raw table
+    assert sorted(pooled) == sorted((g, k) for g, keys in ran.items() for k in keys)
     everything = [k for keys in ran.values() for k in keys]
     main_keys = {t.key() for t in specs["main"][1]}
     # every trial ran exactly in the folder of the first grid that planned it, under the name

@@ -9,6 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from refine.grid import GridTrial
+from refine.loop import TrialSpec
 from reproduce import fig2, table2
 from reproduce.common import ReproduceRun
 from reproduce.presets import get_preset
@@ -158,3 +160,19 @@ def test_all_leaves_out_the_on_demand_artefacts(monkeypatch):
     assert len(seen["n"]) == len(cli.ARTEFACTS) - len(cli.ON_DEMAND)
     cli.main(["refine_profiles", "--preset", "cpu", "--device", "cpu"])
     assert seen["n"] == ["refine_profiles"]
+
+
+def test_trial_cost_orders_the_claims_trials_by_their_work():
+    """Filtered trials cost rounds × draws × members per cycle; the others their measured
+    multiples of one draw (only the order in which trials start depends on it)."""
+    from reproduce.common import trial_cost
+
+    def cost(strategy, n_cycles=20, **params):
+        spec = TrialSpec("digits", "raw", strategy, 1, n_cycles=n_cycles, strategy_params=params)
+        return trial_cost(GridTrial(spec))
+
+    assert cost("refine") == 5 * 11 * 9 * 20  # the published defaults, nine members
+    assert cost("filtered:random", rounds=9, draws_per_strategy=5) == 9 * 5 * 9 * 20
+    assert cost("refine", strategies="margin,typiclust") == 5 * 11 * 2 * 20
+    assert cost("refine", n_cycles=10) == cost("refine") / 2
+    assert cost("autoal") > cost("refine") > cost("selectal") > cost("margin") == cost("random")
