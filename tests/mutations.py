@@ -103,6 +103,21 @@ MUTATIONS = [
         "test_binary_update_on_a_singular_step_raises_as_the_solve_did",
     ),
     Mutation(
+        "AutoAL's mixture fit clusters the uncentred scores",
+        "refine/strategies/_autoal_nets.py",
+        "    Xk -= Xk.mean(axis=0)",
+        "    pass",
+        "tests/strategies/test_autoal.py::"
+        "test_mixture_fit_without_validation_equals_the_estimator_bit_for_bit",
+    ),
+    Mutation(
+        "AutoAL's mixture fit runs its EM one step too few",
+        "refine/strategies/_autoal_nets.py",
+        "    for n_iter in range(1, gm.max_iter + 1):",
+        "    for n_iter in range(1, gm.max_iter):",
+        "tests/strategies/test_autoal.py::test_mixture_fit_stops_at_max_iter_as_the_estimator_does",
+    ),
+    Mutation(
         "early return leaves an empty trace",
         "refine/strategies/base.py",
         'trace = {"all_candidates": True, **self._early_trace(ctx, batch_size)}',

@@ -34,6 +34,13 @@ import numpy as np
 import torch
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import GaussianMixture
+
+try:  # the steps of GaussianMixture.fit without its validation (see _fit_mixture)
+    from sklearn.cluster._kmeans import _kmeans_plusplus, _kmeans_single_lloyd, _tolerance
+    from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
+    from sklearn.utils.extmath import row_norms
+except ImportError:  # pragma: no cover - a scikit-learn without them uses the estimator
+    _kmeans_plusplus = None
 from torch import nn
 from torch.nn import functional as F
 
@@ -111,12 +118,66 @@ def gmm_threshold(
         covariance_type="diag",
         random_state=seed,
     )
-    with warnings.catch_warnings():
-        # tied scores leave fewer distinct clusters than components: the fit is still defined
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        gm.fit(scores)
+    if _kmeans_plusplus is not None:
+        _fit_mixture(gm, scores)
+    else:  # pragma: no cover - see the imports
+        with warnings.catch_warnings():
+            # tied scores leave fewer distinct clusters than components: still defined
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            gm.fit(scores)
     draws = gm.sample(int(n_draws))[0]
     return float(np.percentile(draws, 100.0 - 100.0 * float(ratio)))
+
+
+def _fit_mixture(gm: GaussianMixture, X: np.ndarray) -> GaussianMixture:
+    """``gm.fit(X)`` for a float64 C-ordered ``X`` of shape (n, 1), without the validation.
+
+    AutoAL fits ≈ 750 small mixtures per trial, and ``GaussianMixture.fit`` spent half of each
+    fit validating its input and building a ``KMeans`` estimator for its initial
+    responsibilities (twice validated again). These are the fit's own steps, in its order and
+    with its functions, for ``n_init=1``, ``init_params="kmeans"`` and no warm start: the
+    k-means labels as ``KMeans(n_clusters, n_init=1, random_state=rs).fit(X).labels_`` computes
+    them (a C-ordered copy, the tolerance of the uncentred copy, centring, unit weights,
+    scikit-learn's greedy k-means++ on ``rs`` and its Lloyd iterations with the estimator's
+    thread count), one-hot responsibilities, then EM until the lower bound changes by less than
+    ``tol``. The fitted parameters equal the estimator's bit for bit (tests); like the caller
+    before, it does not warn when EM stops at ``max_iter``.
+    """
+    n, k = X.shape[0], gm.n_components
+    rs = np.random.RandomState(gm.random_state)  # check_random_state(int) of fit_predict
+    Xk = np.array(X, order="C", copy=True)
+    tol = _tolerance(Xk, 1e-4)
+    weights = np.ones(n, dtype=Xk.dtype)
+    Xk -= Xk.mean(axis=0)
+    centres, _ = _kmeans_plusplus(
+        Xk, k, random_state=rs, x_squared_norms=row_norms(Xk, squared=True), sample_weight=weights
+    )
+    labels, *_ = _kmeans_single_lloyd(
+        Xk,
+        weights,
+        centres,
+        max_iter=300,
+        verbose=False,
+        tol=tol,
+        n_threads=_openmp_effective_n_threads(),
+    )
+    resp = np.zeros((n, k), dtype=X.dtype)
+    resp[np.arange(n), labels] = 1
+    gm._initialize(X, resp)
+    lower_bound = -np.inf
+    gm.converged_ = False
+    for n_iter in range(1, gm.max_iter + 1):
+        gm.n_iter_ = n_iter
+        previous = lower_bound
+        log_prob_norm, log_resp = gm._e_step(X)
+        gm._m_step(X, log_resp)
+        lower_bound = gm._compute_lower_bound(log_resp, log_prob_norm)
+        if abs(lower_bound - previous) < gm.tol:
+            gm.converged_ = True
+            break
+    gm._set_parameters(gm._get_parameters())
+    gm.lower_bound_ = lower_bound
+    return gm
 
 
 def relaxed_scores(scores: torch.Tensor, threshold: float, steepness: float) -> torch.Tensor:

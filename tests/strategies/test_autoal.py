@@ -8,12 +8,15 @@ import signal
 import subprocess
 import sys
 import textwrap
+import warnings
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 from sklearn.base import clone
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.mixture import GaussianMixture
 
 from refine.context import SelectionContext
 from refine.datasets import load_dataset
@@ -23,6 +26,7 @@ from refine.io import read_parquet_with_metadata
 from refine.loop import TIMING_COLUMNS, TrialSpec, run_trial
 from refine.strategies import Strategy, make_strategy
 from refine.strategies._autoal_nets import (
+    _fit_mixture,
     gmm_threshold,
     loss_prediction_loss,
     relaxed_scores,
@@ -65,6 +69,48 @@ def test_gmm_threshold_is_the_upper_percentile_of_the_fitted_mixture():
 def test_gmm_threshold_with_fewer_scores_than_components():
     assert np.isfinite(gmm_threshold(np.array([0.25, 0.75]), 0.02, seed=0))
     assert np.isfinite(gmm_threshold(np.full(8, 0.125), 0.02, seed=0))  # all tied
+
+
+def _scores(kind: int, n: int, rng) -> np.ndarray:
+    if kind == 0:
+        return rng.random(n)
+    if kind == 1:
+        return np.round(rng.random(n), 2)  # ties
+    if kind == 2:
+        return rng.choice([0.1, 0.5, 0.9], n)  # fewer distinct values than components
+    return np.concatenate([rng.normal(0, 1e-3, n // 2), rng.normal(1, 0.2, n - n // 2)])
+
+
+@pytest.mark.parametrize("kind", range(4))
+def test_mixture_fit_without_validation_equals_the_estimator_bit_for_bit(kind):
+    """gmm_threshold's _fit_mixture runs GaussianMixture.fit's own steps: every fitted
+    parameter, the EM bookkeeping and the draws equal the estimator's exactly."""
+    rng = np.random.default_rng(kind)
+    for n in (2, 3, 5, 6, 17, 64, 257):
+        X = _scores(kind, n, rng).reshape(-1, 1)
+        seed = int(rng.integers(2**31 - 1))
+        ref = GaussianMixture(min(5, n), covariance_type="diag", random_state=seed)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            ref.fit(X)
+        got = _fit_mixture(GaussianMixture(min(5, n), covariance_type="diag", random_state=seed), X)
+        for attr in (
+            "weights_", "means_", "covariances_", "precisions_cholesky_", "precisions_",
+            "n_iter_", "converged_", "lower_bound_",
+        ):  # fmt: skip
+            np.testing.assert_array_equal(getattr(got, attr), getattr(ref, attr), err_msg=attr)
+        np.testing.assert_array_equal(got.sample(500)[0], ref.sample(500)[0])
+
+
+def test_mixture_fit_stops_at_max_iter_as_the_estimator_does():
+    X = _scores(3, 200, np.random.default_rng(5)).reshape(-1, 1)
+    ref = GaussianMixture(5, covariance_type="diag", random_state=2, max_iter=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ref.fit(X)
+    got = _fit_mixture(GaussianMixture(5, covariance_type="diag", random_state=2, max_iter=2), X)
+    assert got.n_iter_ == ref.n_iter_ == 2 and got.converged_ is ref.converged_ is False
+    np.testing.assert_array_equal(got.means_, ref.means_)
 
 
 def test_published_steepness_leaves_no_gradient_and_a_finite_one_does():
