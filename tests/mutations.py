@@ -118,6 +118,14 @@ MUTATIONS = [
         "tests/strategies/test_autoal.py::test_mixture_fit_stops_at_max_iter_as_the_estimator_does",
     ),
     Mutation(
+        "TypiClust's draws share the first draw's points though their subsets differ",
+        "refine/strategies/typiclust.py",
+        "        if all(np.array_equal(cand, first) for _, cand, _ in checked[1:]):",
+        "        if True:",
+        "tests/test_filtering.py::"
+        "test_typiclust_select_draws_equals_select_per_draw_also_when_it_falls_back",
+    ),
+    Mutation(
         "early return leaves an empty trace",
         "refine/strategies/base.py",
         'trace = {"all_candidates": True, **self._early_trace(ctx, batch_size)}',

@@ -342,18 +342,31 @@ def test_batched_draws_give_the_batches_of_one_call_per_draw(monkeypatch, n_jobs
     _same(together, run_filter(ctx, cand, seed=4, **kw))
 
 
-def test_typiclust_select_draws_equals_select_per_draw_also_when_it_falls_back():
+def test_typiclust_select_draws_equals_select_per_draw_also_when_it_falls_back(monkeypatch):
+    from refine.strategies import typiclust
+
     ctx, cand = make_context(n=500, d=6, k=3, seed=8)
     st = make_strategy("typiclust")
     rng = np.random.default_rng(0)
     same_size = [np.sort(rng.choice(cand, 120, replace=False)) for _ in range(3)]
     mixed = [*same_size[:2], np.sort(rng.choice(cand, 90, replace=False))]
     tiny = [*same_size[:2], cand[:10]]  # b candidates: returned as they are
-    for subsets in (same_size, mixed, tiny):
+    identical = [cand.copy() for _ in range(3)]  # a whole-pool round: one point set, a view
+    stacks = []
+    real = typiclust.kmeans_plusplus_many
+
+    def spy(Xs, k, rngs):
+        stacks.append(Xs.strides[0])
+        return real(Xs, k, rngs)
+
+    monkeypatch.setattr(typiclust, "kmeans_plusplus_many", spy)
+    for subsets in (same_size, mixed, tiny, identical):
         got = st.select_draws(ctx, subsets, 10, [np.random.default_rng(s) for s in range(3)])
         want = [st.select(ctx, c, 10, np.random.default_rng(s)) for s, c in enumerate(subsets)]
         for g, w in zip(got, want, strict=True):
             np.testing.assert_array_equal(g, w)
+    # stacked copies for the same-size draws, one broadcast set for the identical ones
+    assert len(stacks) == 2 and stacks[0] > 0 and stacks[1] == 0
 
 
 def test_trace_to_dict_is_asdict_with_string_keyed_nominators():
