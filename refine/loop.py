@@ -29,6 +29,7 @@ from sklearn.metrics import balanced_accuracy_score
 from refine.context import SelectionContext
 from refine.data import Dataset
 from refine.device import kernel_device_for
+from refine.environment import fingerprint
 from refine.errors import ConfigError, ResultsConflictError, check_positive_int
 from refine.head import HeadConfig, HeadTrainer
 from refine.io import read_parquet_with_metadata, write_parquet_atomic
@@ -205,6 +206,9 @@ def run_trial(
     strategy.check_params()  # before anything is written
     path = spec.result_path(out_dir) if out_dir is not None else None
     rows: list[dict] = []
+    # what the cycles were computed on (refine.environment): a resumed trial keeps the
+    # environments of its earlier cycles beside the current one
+    environments: list[dict] = []
     stored = stored_trial(spec, path, resume) if path is not None else None
     if stored is not None:
         df, meta = stored
@@ -212,6 +216,9 @@ def run_trial(
             return df
         rows = df.to_dict("records")
         strategy.load_state_dict(meta.get("strategy_state") or {})
+        environments = list(meta.get("environments") or [])
+    if path is not None and fingerprint() not in environments:
+        environments.append(fingerprint())
 
     seed = spec.seed
     X, y = dataset.X_train, dataset.y_train
@@ -233,6 +240,7 @@ def run_trial(
                 "strategy_state": strategy.state_dict(),
                 "complete": complete,
                 "format_version": FORMAT_VERSION,
+                "environments": environments,
             },
         )
 

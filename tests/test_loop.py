@@ -182,3 +182,30 @@ def test_invalid_parameter_value_refused_before_anything_is_written(digits, tmp_
     with pytest.raises(ConfigError, match="rounds"):
         run_trial(digits, spec("refine", strategy_params={"rounds": 0}), out_dir=tmp_path)
     assert not any(tmp_path.rglob("*.parquet"))
+
+
+def test_results_record_the_environment_and_a_resume_on_another_keeps_both(
+    tmp_path, digits, monkeypatch
+):
+    """Every results file says what its cycles were computed on (refine.environment); a trial
+    resumed in another environment lists both, in the order they wrote."""
+    from refine import environment, loop
+
+    here = environment.fingerprint()
+    assert here["packages"]["numpy"] == np.__version__ and here["blas"]
+    assert here["cpu"] and here["python"] == sys.version.split()[0]
+    s = spec("random", n_cycles=3)
+
+    def stop(cycle, row):
+        if cycle == 1:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_trial(digits, s, tmp_path, on_cycle=stop)
+    _, meta = read_parquet_with_metadata(s.result_path(tmp_path))
+    assert meta["environments"] == [here] and not meta["complete"]
+    other = {**here, "cpu": "another CPU"}
+    monkeypatch.setattr(loop, "fingerprint", lambda: other)
+    run_trial(digits, s, tmp_path, resume=True)
+    _, meta = read_parquet_with_metadata(s.result_path(tmp_path))
+    assert meta["complete"] and meta["environments"] == [here, other]
