@@ -56,11 +56,13 @@ def _slim(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def grid_specs(run: ReproduceRun) -> dict[str, tuple[str, list] | None]:
-    """Every grid the claims use: name → (run folder, trials), cheapest first.
+    """Every grid the claims use: name → (run folder, trials), in planning order.
 
     The trials are those of the artefact scripts (same run folders under
     ``results/reproduce/<preset>/``), so a grid already run by ``make reproduce-all`` is loaded,
-    not recomputed. ``autoal`` is ``None`` until a strategy of that name is registered.
+    not recomputed. ``autoal`` is ``None`` until a strategy of that name is registered. A trial
+    planned by two grids belongs to the first (:func:`load_grids`); the order in which trials
+    run is :func:`reproduce.common.trial_cost`'s, costliest first, all grids in one pool.
     """
     return {
         "main": ("main", main_trials(run)),
