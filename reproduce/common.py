@@ -139,28 +139,13 @@ def run_or_load(
     run_dir = run.runs / run.preset.name / grid
     check_data(trials)
     t0 = time.perf_counter()
-    done = {"n": 0}
-
-    def progress(rec):
-        done["n"] += 1
-        status = "ok" if rec.get("ok") else f"FAILED: {rec.get('error')}"
-        run.log(f"  [{done['n']}/{len(trials)}] {rec['key']}: {status}")
-
-    run.log(
+    _run_logged(
+        run,
         f"{artefact}: {len(trials)} trials ({run.engine}, {run.workers} worker(s), heads on "
-        f"{run.device}{run.device_note}) → {run_dir}"
+        f"{run.device}{run.device_note}) → {run_dir}",
+        len(trials),
+        lambda on_done: run_grid(trials, run_dir, on_done=on_done, **_engine(run)),
     )
-    recs = run_grid(
-        trials,
-        run_dir,
-        engine=run.engine,
-        n_workers=run.workers,
-        address=run.address,
-        on_done=progress,
-    )
-    failed = [r for r in recs if not r.get("ok")]
-    if failed:
-        raise SystemExit(f"{len(failed)} trial(s) failed, first: {failed[0].get('error')}")
     wanted = {(t.spec.dataset, t.spec.backbone, t.spec.name, t.spec.seed) for t in trials}
     df = load_results(run_dir, complete_only=True)
     keep = [k in wanted for k in zip(df.dataset, df.backbone, df.strategy, df.seed, strict=True)]
@@ -213,32 +198,45 @@ def run_all(run: ReproduceRun, grids: list[tuple[str, list[GridTrial]]]) -> None
         return
     check_data(trials)
     t0 = time.perf_counter()
-    done = {"n": 0}
     jobs = [(ts, run.runs / run.preset.name / grid) for grid, ts in grids]
     n = len({(str(out), t.key()) for ts, out in jobs for t in ts})
+    _run_logged(
+        run,
+        f"{n} trials of {len(grids)} grid(s) in one pool ({run.engine}, {run.workers} worker(s), "
+        f"heads on {run.device}{run.device_note}, costliest first)",
+        n,
+        lambda on_done: run_grids(jobs, on_done=on_done, cost=trial_cost, **_engine(run)),
+        folders=True,
+    )
+    run.log(f"{n} trials in {time.perf_counter() - t0:.0f} s")
+
+
+def _engine(run: ReproduceRun) -> dict:
+    """The engine arguments of :func:`refine.grid.run_grid` / ``run_grids`` for ``run``."""
+    return {"engine": run.engine, "n_workers": run.workers, "address": run.address}
+
+
+def _run_logged(
+    run: ReproduceRun,
+    header: str,
+    n: int,
+    launch: Callable[[Callable[[dict], None]], list[dict]],
+    folders: bool = False,
+) -> None:
+    """Log ``header``, run ``launch(on_done)`` with a line per finished trial, stop on failures."""
+    done = {"n": 0}
 
     def progress(rec):
         done["n"] += 1
         status = "ok" if rec.get("ok") else f"FAILED: {rec.get('error')}"
-        folder = Path(rec.get("out_dir", "")).name
-        run.log(f"  [{done['n']}/{n}] {folder}/{rec['key']}: {status}")
+        where = f"{Path(rec.get('out_dir', '')).name}/" if folders else ""
+        run.log(f"  [{done['n']}/{n}] {where}{rec['key']}: {status}")
 
-    run.log(
-        f"{n} trials of {len(grids)} grid(s) in one pool ({run.engine}, {run.workers} worker(s), "
-        f"heads on {run.device}{run.device_note}, costliest first)"
-    )
-    recs = run_grids(
-        jobs,
-        engine=run.engine,
-        n_workers=run.workers,
-        address=run.address,
-        on_done=progress,
-        cost=trial_cost,
-    )
+    run.log(header)
+    recs = launch(progress)
     failed = [r for r in recs if not r.get("ok")]
     if failed:
         raise SystemExit(f"{len(failed)} trial(s) failed, first: {failed[0].get('error')}")
-    run.log(f"{n} trials in {time.perf_counter() - t0:.0f} s")
 
 
 def check_data(trials: Iterable[GridTrial]) -> None:

@@ -310,40 +310,46 @@ def test_direct_rng_strategies_draw_nothing_below_their_thresholds_and_ignore_rn
         np.testing.assert_array_equal(batches[0], batches[1])
 
 
+def _spy_on_stacked_seedings(monkeypatch) -> list:
+    """Record the point stacks TypiClust hands to the stacked k-means++ seeding."""
+    from refine.strategies import _clustering, typiclust
+
+    seen = []
+    real = _clustering.kmeans_plusplus_many
+
+    def spy(Xs, k, rngs):
+        seen.append(Xs)
+        return real(Xs, k, rngs)
+
+    monkeypatch.setattr(_clustering, "kmeans_plusplus_many", spy)
+    monkeypatch.setattr(typiclust, "kmeans_plusplus_many", spy)
+    return seen
+
+
 @pytest.mark.parametrize("n_jobs", [1, 2])
 def test_batched_draws_give_the_batches_of_one_call_per_draw(monkeypatch, n_jobs):
     """Serially, TypiClust gets all its draws of a round in one select_draws call (its k-means++
     seedings in one loop); pools and traces are those of one select per draw, for both rules and
     inverse TypiClust, in the whole-pool round 1 and the subsampled rounds after it."""
-    from refine.strategies import _clustering
     from refine.strategies.typiclust import TypiClust
 
     ctx, cand = make_context(n=700, d=6, k=3, seed=7)
     members = ["typiclust", TypiClust(variant="original"), "inv_typiclust", "margin"]
     kw = dict(strategies=members, draws_per_strategy=4, rounds=3, n_jobs=n_jobs)
-    stacked = []
-    real = _clustering.kmeans_plusplus_many
-
-    def spy(Xs, k, rngs):
-        stacked.append(Xs.shape[0])
-        return real(Xs, k, rngs)
-
-    monkeypatch.setattr(_clustering, "kmeans_plusplus_many", spy)
-    monkeypatch.setattr("refine.strategies.typiclust.kmeans_plusplus_many", spy)
+    seen = _spy_on_stacked_seedings(monkeypatch)
     together = run_filter(ctx, cand, seed=4, **kw)
     # serial: three TypiClust members × three rounds, four draws each; threads: one per draw
-    assert stacked == ([4] * 9 if n_jobs == 1 else [])
+    assert [Xs.shape[0] for Xs in seen] == ([4] * 9 if n_jobs == 1 else [])
     # stacks above the cache-sized limit are seeded one draw at a time (same pools)
     monkeypatch.setattr("refine.strategies.typiclust.STACKED_SEEDING_MAX_MB", 1e-3)
-    stacked.clear()
+    seen.clear()
     _same(together, run_filter(ctx, cand, seed=4, **kw))
-    assert stacked == []
+    assert seen == []
     monkeypatch.setattr(TypiClust, "batched_draws", False)
     _same(together, run_filter(ctx, cand, seed=4, **kw))
 
 
 def test_typiclust_select_draws_equals_select_per_draw_also_when_it_falls_back(monkeypatch):
-    from refine.strategies import typiclust
 
     ctx, cand = make_context(n=500, d=6, k=3, seed=8)
     st = make_strategy("typiclust")
@@ -352,20 +358,14 @@ def test_typiclust_select_draws_equals_select_per_draw_also_when_it_falls_back(m
     mixed = [*same_size[:2], np.sort(rng.choice(cand, 90, replace=False))]
     tiny = [*same_size[:2], cand[:10]]  # b candidates: returned as they are
     identical = [cand.copy() for _ in range(3)]  # a whole-pool round: one point set, a view
-    stacks = []
-    real = typiclust.kmeans_plusplus_many
-
-    def spy(Xs, k, rngs):
-        stacks.append(Xs.strides[0])
-        return real(Xs, k, rngs)
-
-    monkeypatch.setattr(typiclust, "kmeans_plusplus_many", spy)
+    seen = _spy_on_stacked_seedings(monkeypatch)
     for subsets in (same_size, mixed, tiny, identical):
         got = st.select_draws(ctx, subsets, 10, [np.random.default_rng(s) for s in range(3)])
         want = [st.select(ctx, c, 10, np.random.default_rng(s)) for s, c in enumerate(subsets)]
         for g, w in zip(got, want, strict=True):
             np.testing.assert_array_equal(g, w)
     # stacked copies for the same-size draws, one broadcast set for the identical ones
+    stacks = [Xs.strides[0] for Xs in seen]
     assert len(stacks) == 2 and stacks[0] > 0 and stacks[1] == 0
 
 
