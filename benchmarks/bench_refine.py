@@ -67,14 +67,20 @@ def problem(scale: str):
 
 
 def one_query(
-    prob, scale: str, n_jobs: int, seed: int, one_thread: bool = False, bait_precision: str = "auto"
+    prob,
+    scale: str,
+    n_jobs: int,
+    seed: int,
+    one_thread: bool = False,
+    bait_precision: str = "auto",
+    backend: str = "auto",
 ) -> tuple[float, dict, np.ndarray]:
     """Seconds, trace and batch of one Refine selection.
 
     ``one_thread``: BLAS, OpenMP and torch limited to one thread (the single-core baseline of
     the draws' parallelism; a plain serial run lets BLAS use every core). ``bait_precision``:
     the ``precision`` of Refine's BAIT member (``"auto"``, the default, or ``"float64"`` /
-    ``"float32"``).
+    ``"float32"``). ``backend``: the filter's ``parallel_backend`` for ``n_jobs > 1``.
     """
     import contextlib
 
@@ -87,7 +93,10 @@ def one_query(
         data.X_train, labeled, data.y_train[labeled], k, trainer, head, seed=seed
     )
     strategy = make_strategy(
-        "refine", n_jobs=n_jobs, filter__strategy_params={"bait": {"precision": bait_precision}}
+        "refine",
+        n_jobs=n_jobs,
+        parallel_backend=backend,
+        filter__strategy_params={"bait": {"precision": bait_precision}},
     )
     threads = torch.get_num_threads()
     with threadpool_limits(limits=1) if one_thread else contextlib.nullcontext():
@@ -182,6 +191,13 @@ def main() -> None:
         help="the driver of the authors' code (default: ../shared/tools/anchor_dal.sh)",
     )
     ap.add_argument(
+        "--backends",
+        nargs="+",
+        default=["processes", "threads"],
+        choices=["auto", "processes", "threads"],
+        help="parallel_backend of the n_jobs > 1 settings (each one a setting of its own)",
+    )
+    ap.add_argument(
         "--bait-precision",
         nargs="+",
         default=["auto"],
@@ -199,11 +215,24 @@ def main() -> None:
     # (label, n_jobs, one thread): a plain serial run lets BLAS use every core, so the speed-up of
     # n_jobs=2 over it is bounded by what BLAS threads already gained; the one-thread serial run
     # is the baseline of the draws' own parallelism
-    settings = [(f"n_jobs={nj}", nj, False) for nj in args.jobs]
+    backend_of: dict[str, str] = {}
+    settings = []
+    for nj in args.jobs:
+        for be in args.backends if nj > 1 else ["auto"]:
+            lab = f"n_jobs={nj}" + (f" {be}" if nj > 1 else "")
+            backend_of[lab] = be
+            settings.append((lab, nj, False))
     if args.one_thread:
         settings.insert(0, ("n_jobs=1, one thread", 1, True))
     precisions = args.bait_precision
     if len(precisions) > 1:  # every setting once per precision, labelled with it
+        backend_of.update(
+            {
+                f"{lab}, bait {p}": backend_of.get(lab, "auto")
+                for lab, *_ in settings
+                for p in precisions
+            }
+        )
         settings = [
             (f"{lab}, bait {p}", nj, one, p) for lab, nj, one in settings for p in precisions
         ]
@@ -221,7 +250,8 @@ def main() -> None:
                 # alternate the order, so that a drifting load favours neither setting
                 for lab, nj, one, prec in settings if rep % 2 else settings[::-1]:
                     print(f"  [{load()}] {scale}, {lab}, repeat {rep} ...", flush=True)
-                    seconds, trace, batch = one_query(prob, scale, nj, rep, one, prec)
+                    be = backend_of.get(lab, "auto")
+                    seconds, trace, batch = one_query(prob, scale, nj, rep, one, prec, be)
                     times[lab].append(seconds)
                     per[lab].append(trace["seconds"])
                     batches[lab].append(batch.tolist())

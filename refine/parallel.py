@@ -1,7 +1,7 @@
 """How many cores a run may use, and keeping library thread pools from oversubscribing them.
 
-Two kinds of parallelism meet in this package: Refine's filtering draws run in threads
-(``n_jobs``, :mod:`refine.strategies.filtering`), and experiment grids run trials in processes
+Two kinds of parallelism meet in this package: Refine's filtering draws run in forked processes
+or threads (``n_jobs``, :mod:`refine.strategies._draws`), and experiment grids run trials in processes
 (:mod:`refine.grid`). Both give the same results as a serial run; only the speed changes. What
 does need care is the BLAS/OpenMP/torch thread pools inside them: by default every process starts
 one thread per core, so ``w`` workers on ``c`` cores run ``w·c`` busy-waiting threads. On the
@@ -22,11 +22,11 @@ from refine.errors import check_positive_int
 
 #: Strategy parameters that change the speed of a run, never its result (compared neither on
 #: resume nor between runs).
-RESULT_NEUTRAL_PARAMS = frozenset({"n_jobs"})
+RESULT_NEUTRAL_PARAMS = frozenset({"n_jobs", "parallel_backend"})
 
 
 def is_result_neutral(key: str) -> bool:
-    """Whether a strategy parameter (``n_jobs`` or nested ``filter__n_jobs``) cannot change results."""
+    """Whether a strategy parameter (``n_jobs``, nested ``filter__n_jobs``, ...) cannot change results."""
     return key.rsplit("__", 1)[-1] in RESULT_NEUTRAL_PARAMS
 
 
@@ -82,7 +82,7 @@ def with_jobs(spec: str, params: Mapping[str, Any] | None, jobs: int | None) -> 
     from refine.strategies.registry import parameter_names
 
     out = dict(params or {})
-    if any(is_result_neutral(k) for k in out):
+    if any(k.rsplit("__", 1)[-1] == "n_jobs" for k in out):
         return out
     if "n_jobs" in parameter_names(spec):
         out["n_jobs"] = default_jobs() if jobs is None else check_positive_int("jobs", jobs)

@@ -268,6 +268,8 @@ def _same(a, b):
 
 @pytest.mark.parametrize("n_jobs", [1, 2])
 def test_reused_draws_give_the_batches_of_m_computations(monkeypatch, n_jobs):
+    # threads: the calls are counted in this process (forked workers' counts stay in them;
+    # test_parallel_backends_give_the_serial_pools_and_traces covers processes)
     """Round 1 on a pool below 5000 gives every draw the whole pool: a direct_rng strategy that
     drew nothing is computed once there (not m times) and the pools and traces stay those of m
     computations; a direct_rng strategy that does draw is computed m times."""
@@ -278,6 +280,7 @@ def test_reused_draws_give_the_batches_of_m_computations(monkeypatch, n_jobs):
     calls.clear()
     members = [CountingFirstB(), RandomDeclaredDirect(), "margin", "uherding", "bait"]
     kw = dict(strategies=members, draws_per_strategy=4, rounds=3, n_jobs=n_jobs)
+    kw["parallel_backend"] = "threads"
     reused = run_filter(ctx, cand, seed=3, **kw)
     assert calls[:1] == [cand.size] and calls.count(cand.size) == 1  # round 1: once, not 4 times
     assert len(calls) == 1 + 4 * 2  # rounds 2 and 3 subsample: every draw computed
@@ -336,6 +339,7 @@ def test_batched_draws_give_the_batches_of_one_call_per_draw(monkeypatch, n_jobs
     ctx, cand = make_context(n=700, d=6, k=3, seed=7)
     members = ["typiclust", TypiClust(variant="original"), "inv_typiclust", "margin"]
     kw = dict(strategies=members, draws_per_strategy=4, rounds=3, n_jobs=n_jobs)
+    kw["parallel_backend"] = "threads"  # the spy sees this process's calls only
     seen = _spy_on_stacked_seedings(monkeypatch)
     together = run_filter(ctx, cand, seed=4, **kw)
     # serial: three TypiClust members × three rounds, four draws each; threads: one per draw

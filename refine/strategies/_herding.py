@@ -239,10 +239,10 @@ class RBFKernel:
         """The whole kernel, built in one pass over cache-sized row blocks.
 
         The Gram matrix is formed block row by block row, each block row only from its diagonal
-        block rightwards (half the GEMM flops), and mirrored into the lower triangle. Every entry
-        is the same dot product BLAS computes for the full product ``F @ F.T`` (the sum over the
-        feature axis runs in the same order whatever the row/column blocking, and the products
-        are symmetric bit for bit), so the kernel is identical to the one of the full product.
+        block rightwards (half the GEMM flops), and mirrored into the lower triangle. Where BLAS sums every entry in the same order whatever the
+        product's shape (OpenBLAS on the Intel machines of sessions 9–11) the kernel is the full
+        product's bit for bit; OpenBLAS on session 12's AMD EPYC chooses its code path by shape,
+        and there about 1 % of the entries differ from the full product's in the last bit.
         Then each row block of ``_CACHE_ROWS`` rows gets its exponent and exp while it is in
         cache, and ``on_rows(rows, block)`` is called with the finished rows, so that a caller
         (the initial gains) reads them before they leave the cache.

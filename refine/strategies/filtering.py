@@ -13,8 +13,9 @@ all draws becomes P_r. Two variants (docs/protocol.md, "Progressive filtering"):
 The pool never drops below b: every draw selects b distinct instances of a pool of at least b.
 
 The draws of one round are independent given the pool. Each draw's randomness comes from a child
-seed addressed by (round, strategy position, draw), so running them in threads (``n_jobs > 1``)
-gives results identical to the serial run. When a round's subsample is its whole pool (round 1
+seed addressed by (round, strategy position, draw), so running them in parallel (``n_jobs > 1``,
+in forked processes or threads: :mod:`refine.strategies._draws`) gives results identical to the
+serial run. When a round's subsample is its whole pool (round 1
 of the published variant on a pool of at most 5000), the draws of a strategy differ only in their
 generators; a strategy that declares :attr:`~refine.strategies.base.Strategy.direct_rng` and left
 its generator untouched in the first draw (Margin, BAIT, MaxHerding, UHerding below their
@@ -28,10 +29,7 @@ and bandwidth, ...) are computed once per cycle, not once per draw.
 
 from __future__ import annotations
 
-import contextlib
-import time
 from collections import defaultdict
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -40,6 +38,7 @@ from sklearn.base import BaseEstimator, clone
 from refine.context import SelectionContext
 from refine.errors import ConfigError, check_fraction, check_positive_int, unknown_choice
 from refine.seeding import child_rng, rng_seed_sequence
+from refine.strategies._draws import BACKENDS, DrawRunner, RoundDraws
 from refine.strategies.base import Strategy
 from refine.strategies.registry import make_strategy
 
@@ -58,25 +57,6 @@ DEFAULT_ENSEMBLE = (
     "maxherding",
     "uherding",
 )
-
-
-@contextlib.contextmanager
-def _single_threaded_libraries():
-    """One BLAS/OpenMP/torch thread per draw while draws run in parallel threads.
-
-    Parallelism then comes from the draws; nested library thread pools would oversubscribe the
-    cores (k-means and BLAS slow down by an order of magnitude on 2 busy cores).
-    """
-    import torch
-    from threadpoolctl import threadpool_limits
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        with threadpool_limits(limits=1):
-            yield
-    finally:
-        torch.set_num_threads(before)
 
 
 @dataclass
@@ -167,7 +147,11 @@ class ProgressiveFilter(BaseEstimator):
     strategy_params : dict, optional
         ``{strategy name: {param: value}}`` for strategies given by name.
     n_jobs : int
-        Threads for the draws of a round (1 = serial). Results do not depend on it.
+        Workers for the draws of a round (1 = serial). Results do not depend on it.
+    parallel_backend : {"auto", "threads", "processes"}
+        How ``n_jobs > 1`` workers run (:mod:`refine.strategies._draws`): forked processes that
+        share the features copy-on-write (``"auto"`` where the platform forks and the kernels
+        run on the CPU) or threads. Results do not depend on it.
 
     References
     ----------
@@ -186,6 +170,7 @@ class ProgressiveFilter(BaseEstimator):
         variant: str = "published",
         strategy_params: dict | None = None,
         n_jobs: int = 1,
+        parallel_backend: str = "auto",
     ):
         self.strategies = strategies
         self.rounds = rounds
@@ -196,6 +181,7 @@ class ProgressiveFilter(BaseEstimator):
         self.variant = variant
         self.strategy_params = strategy_params
         self.n_jobs = n_jobs
+        self.parallel_backend = parallel_backend
 
     # ------------------------------------------------------------------ validation
     def _validate(self) -> list[Strategy]:
@@ -206,6 +192,8 @@ class ProgressiveFilter(BaseEstimator):
         if self.max_pool is not None:
             check_positive_int("max_pool", self.max_pool)
         check_positive_int("n_jobs", self.n_jobs)
+        if self.parallel_backend not in BACKENDS:
+            raise unknown_choice("parallel_backend", self.parallel_backend, BACKENDS)
         if self.variant not in VARIANTS:
             raise unknown_choice("variant", self.variant, VARIANTS)
         members = self.strategies
@@ -266,57 +254,16 @@ class ProgressiveFilter(BaseEstimator):
         trace = FilterTrace(strategies=labels, seconds={lab: 0.0 for lab in labels})
         m = self.draws_per_strategy
         history: list[dict[int, list[str]]] = []
-        stack = contextlib.ExitStack()
-        executor = None
-        if self.n_jobs > 1:
-            executor = stack.enter_context(ThreadPoolExecutor(self.n_jobs))
-            stack.enter_context(_single_threaded_libraries())
-        try:
+        draws = RoundDraws(ctx, strategies, keys, root, batch_size, pool)
+        with DrawRunner(draws, self.n_jobs, self.parallel_backend) as runner:
             for r in range(1, self.rounds + 1):
                 s = self.subsample_size(r, pool.size, n_unlabeled, batch_size)
                 cur = pool
+                # round 1's pool is the runner's candidates (forked workers have them already)
+                shipped = None if r == 1 else cur
 
-                def streams(task, r=r, s=s, cur=cur):
-                    i, j = task
-                    sub_rng = child_rng(
-                        root, "round", r, "strategy", keys[i], "draw", j, "subsample"
-                    )
-                    sel_rng = child_rng(root, "round", r, "strategy", keys[i], "draw", j, "select")
-                    return np.sort(sub_rng.choice(cur, size=s, replace=False)), sel_rng
-
-                def draw(task):
-                    subset, sel_rng = streams(task)
-                    before = sel_rng.bit_generator.state
-                    t0 = time.perf_counter()
-                    chosen = strategies[task[0]].select(ctx, subset, batch_size, sel_rng)
-                    untouched = sel_rng.bit_generator.state == before
-                    return task[0], chosen, time.perf_counter() - t0, untouched
-
-                def draws_of(i, group):
-                    # one strategy's draws together (Strategy.select_draws: same batches)
-                    subsets, rngs = zip(*(streams(t) for t in group), strict=True)
-                    before = [g.bit_generator.state for g in rngs]
-                    t0 = time.perf_counter()
-                    chosen = strategies[i].select_draws(ctx, list(subsets), batch_size, list(rngs))
-                    secs = (time.perf_counter() - t0) / len(group)
-                    return [
-                        (i, c, secs, g.bit_generator.state == b)
-                        for c, g, b in zip(chosen, rngs, before, strict=True)
-                    ]
-
-                def run(tasks):
-                    if executor is not None:
-                        return list(executor.map(draw, tasks))
-                    # serial: strategies that compute a round's draws together get them at once
-                    out, together = [], defaultdict(list)
-                    for t in tasks:
-                        if strategies[t[0]].batched_draws:
-                            together[t[0]].append(t)
-                        else:
-                            out.append(draw(t))
-                    for i, group in together.items():
-                        out += draws_of(i, group)
-                    return out
+                def run(tasks, r=r, s=s, shipped=shipped):
+                    return runner.run(r, s, shipped, tasks)
 
                 # interleaved (draw-major) so that parallel threads mostly run different
                 # strategies at once: memory-bound (BAIT) beside compute-bound (k-means) work
@@ -375,8 +322,6 @@ class ProgressiveFilter(BaseEstimator):
                 trace.overlaps.append(ov)
                 if pool.size == 0:
                     break
-        finally:
-            stack.close()
         trace.nominators = {
             int(x): {str(r + 1): history[r].get(int(x), []) for r in range(len(history))}
             for x in pool.tolist()

@@ -434,7 +434,7 @@ def test_bad_parameters_raise_config_error(strategy, params):
         strategy(**params).select(ctx, cand, 5, np.random.default_rng(0))
 
 
-def test_kept_kernel_equals_the_full_product_bit_for_bit_and_feeds_the_initial_gains():
+def test_kept_kernel_equals_the_full_product_and_feeds_the_initial_gains():
     # The kept kernel is built from upper block rows of the Gram matrix mirrored into the lower
     # triangle; every entry must be the one of the full product F @ F.T with the same exponent
     # (n = 1100 spans two Gram block rows of 1024, so the mirrored part is exercised), and the
@@ -452,7 +452,11 @@ def test_kept_kernel_equals_the_full_product_bit_for_bit_and_feeds_the_initial_g
     seen = []
     kernel = H.RBFKernel(F, gamma, 512.0, on_rows=lambda rows, blk: seen.append(rows.start))
     assert kernel.stored
-    np.testing.assert_array_equal(kernel.K, ref)
+    # Bit for bit where BLAS sums each entry in the same order whatever the product's shape
+    # (the Intel machines of sessions 9-11); OpenBLAS's kernels on session 12's AMD EPYC pick
+    # their code path by shape (1024 vs 1100 rows), so there ~1 % of the entries differ from the
+    # full product's by an ulp of the dot product (an ulp or a few in the kernel).
+    np.testing.assert_allclose(kernel.K, ref, rtol=1e-5, atol=0)
     assert kernel.K[7, 1000] == kernel.K[1000, 7] == 1.0
     assert seen == list(range(0, 1100, H._CACHE_ROWS))
     u = rng.uniform(0.1, 1.0, 1100).astype(np.float32)
