@@ -30,6 +30,7 @@ from refine.loop import TrialSpec
 from refine.plots import save_figure as _save
 from refine.profiles import profile_trial
 from refine.results import load_results
+from reproduce.equivalents import Computations
 from reproduce.presets import PRESETS, Preset, Setting, get_preset
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -139,13 +140,17 @@ def run_or_load(
     run_dir = run.runs / run.preset.name / grid
     check_data(trials)
     t0 = time.perf_counter()
+    computations = Computations(run.runs / run.preset.name)
+    [(to_run, _)], adopted = computations.share([(trials, run_dir)])
     _run_logged(
         run,
         f"{artefact}: {len(trials)} trials ({run.engine}, {run.workers} worker(s), heads on "
         f"{run.device}{run.device_note}) → {run_dir}",
-        len(trials),
-        lambda on_done: run_grid(trials, run_dir, on_done=on_done, **_engine(run)),
+        len(to_run),
+        lambda on_done: run_grid(to_run, run_dir, on_done=on_done, **_engine(run)),
     )
+    adopted += computations.record([(trials, run_dir)])
+    _log_adopted(run, artefact, adopted)
     wanted = {(t.spec.dataset, t.spec.backbone, t.spec.name, t.spec.seed) for t in trials}
     df = load_results(run_dir, complete_only=True)
     keep = [k in wanted for k in zip(df.dataset, df.backbone, df.strategy, df.seed, strict=True)]
@@ -199,16 +204,28 @@ def run_all(run: ReproduceRun, grids: list[tuple[str, list[GridTrial]]]) -> None
     check_data(trials)
     t0 = time.perf_counter()
     jobs = [(ts, run.runs / run.preset.name / grid) for grid, ts in grids]
-    n = len({(str(out), t.key()) for ts, out in jobs for t in ts})
+    computations = Computations(run.runs / run.preset.name)
+    to_run, adopted = computations.share(jobs)
+    n = len({(str(out), t.key()) for ts, out in to_run for t in ts})
     _run_logged(
         run,
         f"{n} trials of {len(grids)} grid(s) in one pool ({run.engine}, {run.workers} worker(s), "
         f"heads on {run.device}{run.device_note}, costliest first)",
         n,
-        lambda on_done: run_grids(jobs, on_done=on_done, cost=trial_cost, **_engine(run)),
+        lambda on_done: run_grids(to_run, on_done=on_done, cost=trial_cost, **_engine(run)),
         folders=True,
     )
+    adopted += computations.record(jobs)
+    _log_adopted(run, "pool", adopted)
     run.log(f"{n} trials in {time.perf_counter() - t0:.0f} s")
+
+
+def _log_adopted(run: ReproduceRun, what: str, adopted: int) -> None:
+    if adopted:
+        run.log(
+            f"{what}: {adopted} trial(s) copied from the same computation in another grid "
+            "folder (reproduce/equivalents.py)"
+        )
 
 
 def _engine(run: ReproduceRun) -> dict:

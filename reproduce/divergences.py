@@ -49,6 +49,7 @@ from refine.profiles import (
 )
 from refine.results import load_results
 from reproduce.common import ReproduceRun, df_to_markdown, script_main, write_markdown
+from reproduce.equivalents import Computations
 
 ARTEFACT = "divergences"
 
@@ -294,10 +295,16 @@ def build(run: ReproduceRun) -> list:
             continue
         t0 = time.perf_counter()
         run.log(f"{ARTEFACT}: {name}: {len(row_trials)} trials → {run_dir}")
-        recs = run_grid(row_trials, run_dir, engine=run.engine, n_workers=run.workers)
+        # a row's default side is often another grid's trial (the main grid's Refine, ...)
+        computations = Computations(run.runs / run.preset.name)
+        [(to_run, _)], adopted = computations.share([(row_trials, run_dir)])
+        recs = run_grid(to_run, run_dir, engine=run.engine, n_workers=run.workers)
         failed = [r for r in recs if not r.get("ok")]
         if failed:
             raise SystemExit(f"{name}: {len(failed)} trial(s) failed: {failed[0].get('error')}")
+        adopted += computations.record([(row_trials, run_dir)])
+        if adopted:
+            run.log(f"{ARTEFACT}: {name}: {adopted} trial(s) copied from another grid folder")
         frames.append(_row_results(run_dir, row_trials))
         df = _in_row_order(pd.concat(frames, ignore_index=True))
         df.to_parquet(raw, index=False)
