@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import sys
 import types
 from pathlib import Path
 
@@ -119,6 +120,7 @@ def test_auto_falls_back_to_threads_where_processes_cannot_run(monkeypatch):
     """No fork, kernels on a GPU, or a daemonic process: auto picks threads, and an explicit
     'processes' is refused with the reason."""
     cpu = types.SimpleNamespace(kernel_device=None)
+    monkeypatch.setattr(sys, "platform", "linux")
     monkeypatch.setattr(multiprocessing, "get_all_start_methods", lambda: ["fork", "spawn"])
     assert can_fork(cpu) is None and resolve_backend("auto", cpu) == "processes"
     assert resolve_backend("auto", types.SimpleNamespace(kernel_device="cpu")) == "processes"
@@ -131,6 +133,10 @@ def test_auto_falls_back_to_threads_where_processes_cannot_run(monkeypatch):
     with pytest.raises(ConfigError, match="no 'fork'"):
         resolve_backend("processes", cpu)
     monkeypatch.setattr(multiprocessing, "get_all_start_methods", lambda: ["fork"])
+    monkeypatch.setattr(sys, "platform", "darwin")  # fork exists there, but auto avoids it
+    assert resolve_backend("auto", cpu) == "threads"
+    assert resolve_backend("processes", cpu) == "processes"
+    monkeypatch.setattr(sys, "platform", "linux")
     daemon = types.SimpleNamespace(daemon=True)
     monkeypatch.setattr(multiprocessing, "current_process", lambda: daemon)
     assert resolve_backend("auto", cpu) == "threads"
@@ -149,3 +155,27 @@ def test_parallel_backend_is_result_neutral():
         "parallel_backend": "threads",
         "n_jobs": 2,
     }
+
+
+def test_a_free_worker_takes_its_own_strategies_then_unclaimed_ones_then_any():
+    from refine.strategies._draws import affine_pick
+
+    owner = [0, 1, 2, 0, 1, 2]  # draw-major: strategies 0, 1, 2, then their second draws
+    assert affine_pick([0, 1, 2, 3, 4, 5], owner, mine=set(), taken=set()) == 0
+    assert affine_pick([1, 2, 3, 4, 5], owner, mine={0}, taken={0}) == 2  # its strategy 0
+    assert affine_pick([1, 2, 4, 5], owner, mine={0}, taken={0, 1}) == 1  # unclaimed 2
+    assert affine_pick([1, 4], owner, mine={0, 2}, taken={0, 1, 2}) == 0  # steal the first
+
+
+@needs_fork
+def test_a_worker_that_dies_is_reported():
+    class Dies(Strategy):
+        name = "test-dies"
+        label_free = True
+
+        def _select(self, ctx, candidates, batch_size, rng):
+            os._exit(3)
+
+    ctx, cand = make_context(n=300, d=6, k=3, seed=16)
+    with pytest.raises(RuntimeError, match="worker process died.*exit code 3"):
+        _run(ctx, cand, strategies=[Dies(), "random"], n_jobs=2, parallel_backend="processes")

@@ -15,22 +15,25 @@ the draws gives the same batches; only the speed differs.
     they inherit the pool features and the context's memoised outputs copy-on-write (nothing is
     pickled but the round's pool, the tasks and the selected indices), and each runs one library
     thread. What a strategy memoises on first use (BAIT's Fisher matrices, UHerding's
-    temperature) is computed once per worker and kept for the later rounds of the call. Needs
+    temperature, ALFA-Mix's per-row flags) lives in the worker that computed it, for the later
+    rounds of the call; so a worker gets the draws of strategies it has run before where it can
+    (:func:`affine_pick`), and a strategy's pieces are computed in one worker, not in all. Needs
     the ``fork`` start method (Linux, macOS) and kernels on the CPU: a CUDA context does not
     survive a fork.
 ``"auto"`` (default)
-    Processes where they can run, threads otherwise (no ``fork``; kernels on a GPU; inside a
-    daemonic process, which may not have children).
+    Processes on Linux where they can run, threads otherwise (no ``fork``; macOS, where forking
+    a process that has used Apple's frameworks is unsafe; kernels on a GPU; inside a daemonic
+    process, which may not have children).
 """
 
 from __future__ import annotations
 
 import contextlib
-import itertools
 import multiprocessing
+import sys
 import time
 from collections.abc import Iterator, Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -110,12 +113,6 @@ class RoundDraws:
         ]
 
 
-# The forked workers' draws, by token: set before the fork, so that every worker inherits it (a
-# dict, so that filtering calls in different threads of one process keep their own).
-_FORKED: dict[int, RoundDraws] = {}
-_TOKENS = itertools.count()
-
-
 def _forked_worker_init() -> None:
     """One library thread per worker: parallelism comes from the workers."""
     from refine.parallel import limit_threads
@@ -123,8 +120,120 @@ def _forked_worker_init() -> None:
     limit_threads(1)
 
 
-def _forked_draw(token: int, r: int, s: int, cur: np.ndarray | None, task) -> DrawResult:
-    return _FORKED[token].draw(r, s, cur, task)
+def _worker_loop(conn, draws: RoundDraws) -> None:
+    """A forked worker: ``("round", r, s, cur)`` sets the round, ``("draw", i, task)`` runs one
+    draw and answers ``("ok", i, result)`` or ``("error", i, exception)``; None ends it."""
+    _forked_worker_init()
+    r = s = 0
+    cur = None
+    while True:
+        msg = conn.recv()
+        if msg is None:
+            return
+        if msg[0] == "round":
+            _, r, s, cur = msg
+            continue
+        _, i, task = msg
+        try:
+            conn.send(("ok", i, draws.draw(r, s, cur, task)))
+        except BaseException as exc:  # the caller re-raises it
+            try:
+                conn.send(("error", i, exc))
+            except Exception:  # an exception that does not pickle
+                conn.send(("error", i, RuntimeError(f"{type(exc).__name__}: {exc}")))
+
+
+def affine_pick(pending: Sequence[int], owner: Sequence[int], mine: set, taken: set) -> int:
+    """Position in ``pending`` of the task a free worker takes next.
+
+    A task of a strategy the worker has run before (``mine``: its memoised per-cycle pieces,
+    such as ALFA-Mix's flags, live in that worker), else one of a strategy no worker has run
+    yet (``taken``), else the first pending task. ``owner[i]`` is task i's strategy.
+    """
+    for pos, i in enumerate(pending):
+        if owner[i] in mine:
+            return pos
+    for pos, i in enumerate(pending):
+        if owner[i] not in taken:
+            return pos
+    return 0
+
+
+class _ForkedWorkers:
+    """``n`` worker processes forked from this one, each with its own pipe.
+
+    All are forked at once, before any helper thread exists, so no lock is held across the
+    fork. Tasks go out by strategy affinity (:func:`affine_pick`), two in flight per worker.
+    """
+
+    IN_FLIGHT = 2
+
+    def __init__(self, draws: RoundDraws, n: int):
+        ctx = multiprocessing.get_context("fork")
+        self.conns, self.procs = [], []
+        for _ in range(n):
+            parent, child = ctx.Pipe()
+            proc = ctx.Process(target=_worker_loop, args=(child, draws), daemon=True)
+            proc.start()
+            child.close()
+            self.conns.append(parent)
+            self.procs.append(proc)
+        self.mine: list[set] = [set() for _ in range(n)]
+        self.taken: set = set()
+
+    def run(
+        self, r: int, s: int, cur: np.ndarray | None, tasks: Sequence[tuple[int, int]]
+    ) -> list[DrawResult]:
+        from multiprocessing.connection import wait
+
+        owner = [t[0] for t in tasks]
+        pending = list(range(len(tasks)))
+        results: list[DrawResult | None] = [None] * len(tasks)
+        busy = [0] * len(self.conns)
+        for conn in self.conns:
+            conn.send(("round", r, s, cur))
+
+        def give(w: int) -> None:
+            while pending and busy[w] < self.IN_FLIGHT:
+                i = pending.pop(affine_pick(pending, owner, self.mine[w], self.taken))
+                self.mine[w].add(owner[i])
+                self.taken.add(owner[i])
+                self.conns[w].send(("draw", i, tasks[i]))
+                busy[w] += 1
+
+        for w in range(len(self.conns)):
+            give(w)
+        while any(busy):
+            for conn in wait([c for c, n in zip(self.conns, busy, strict=True) if n]):
+                w = self.conns.index(conn)
+                try:
+                    status, i, payload = conn.recv()
+                except (EOFError, ConnectionError):
+                    self.procs[w].join(timeout=5)  # reaped, so that its exit code is known
+                    code = self.procs[w].exitcode
+                    raise RuntimeError(
+                        f"a filtering worker process died (exit code {code})"
+                    ) from None
+                if status == "error":
+                    raise payload
+                results[i] = payload
+                busy[w] -= 1
+                give(w)
+        return results  # type: ignore[return-value]
+
+    def close(self) -> None:
+        for conn in self.conns:
+            try:
+                conn.send(None)
+            except (OSError, ValueError):  # a worker that died (or a closed pipe)
+                pass
+        for proc in self.procs:
+            proc.join(timeout=5)
+            if proc.is_alive():
+                proc.terminate()
+                proc.join()
+        for conn in self.conns:
+            conn.close()
 
 
 def can_fork(ctx: SelectionContext) -> str | None:
@@ -145,7 +254,7 @@ def resolve_backend(backend: str, ctx: SelectionContext) -> str:
         raise unknown_choice("parallel_backend", backend, BACKENDS)
     why = can_fork(ctx)
     if backend == "auto":
-        return "threads" if why else "processes"
+        return "threads" if why or not sys.platform.startswith("linux") else "processes"
     if backend == "processes" and why:
         raise ConfigError(f"parallel_backend='processes' cannot run here: {why}; use 'threads'")
     return backend
@@ -164,23 +273,15 @@ class DrawRunner:
         self.backend = resolve_backend(backend, draws.ctx) if n_jobs > 1 else "serial"
         self._stack = contextlib.ExitStack()
         self._executor: Executor | None = None
-        self._token: int | None = None
+        self._workers: _ForkedWorkers | None = None
 
     def __enter__(self) -> DrawRunner:
         if self.backend == "threads":
             self._executor = self._stack.enter_context(ThreadPoolExecutor(self.n_jobs))
             self._stack.enter_context(_single_threaded_libraries())
         elif self.backend == "processes":
-            self._token = next(_TOKENS)
-            _FORKED[self._token] = self.draws
-            self._stack.callback(_FORKED.pop, self._token, None)
-            self._executor = self._stack.enter_context(
-                ProcessPoolExecutor(
-                    self.n_jobs,
-                    mp_context=multiprocessing.get_context("fork"),
-                    initializer=_forked_worker_init,
-                )
-            )
+            self._workers = _ForkedWorkers(self.draws, self.n_jobs)
+            self._stack.callback(self._workers.close)
         return self
 
     def __exit__(self, *exc) -> None:
@@ -194,17 +295,7 @@ class DrawRunner:
         if self.backend == "threads":
             return list(self._executor.map(lambda t: self.draws.draw(r, s, cur, t), tasks))
         if self.backend == "processes":
-            n = len(tasks)
-            return list(
-                self._executor.map(
-                    _forked_draw,
-                    itertools.repeat(self._token, n),
-                    itertools.repeat(r, n),
-                    itertools.repeat(s, n),
-                    itertools.repeat(cur, n),
-                    tasks,
-                )
-            )
+            return self._workers.run(r, s, cur, tasks)
         out, together = [], {}
         for t in tasks:
             if self.draws.strategies[t[0]].batched_draws:

@@ -254,6 +254,9 @@ class ProgressiveFilter(BaseEstimator):
         trace = FilterTrace(strategies=labels, seconds={lab: 0.0 for lab in labels})
         m = self.draws_per_strategy
         history: list[dict[int, list[str]]] = []
+        # the members' model outputs now, once: draws then never race for them, and forked
+        # workers inherit them instead of each computing its own
+        ctx.prepare(frozenset().union(*(st.requirements() for st in strategies)))
         draws = RoundDraws(ctx, strategies, keys, root, batch_size, pool)
         with DrawRunner(draws, self.n_jobs, self.parallel_backend) as runner:
             for r in range(1, self.rounds + 1):
