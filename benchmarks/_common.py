@@ -48,6 +48,48 @@ class PeakRSS:
         return (self.peak - self.base) / 2**20
 
 
+class TreePSS:
+    """Peak of the summed PSS of this process and its children (forked draw workers).
+
+    PSS shares each page among the processes mapping it, so the sum is the memory the process
+    tree holds: the pool features a parent shares copy-on-write with its workers count once.
+    ``VmHWM`` of the parent alone misses the workers' own arrays.
+    """
+
+    def __init__(self, interval: float = 0.5):
+        self.interval = interval
+        self.peak = 0
+        self._stop = threading.Event()
+        self._proc = psutil.Process()
+
+    def _sample(self) -> int:
+        total = 0
+        for p in [self._proc, *self._proc.children(recursive=True)]:
+            try:
+                total += p.memory_full_info().pss
+            except (psutil.Error, AttributeError):  # gone, or no PSS on this platform
+                pass
+        return total
+
+    def __enter__(self) -> TreePSS:
+        self.peak = self._sample()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.peak = max(self.peak, self._sample())
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    @property
+    def peak_mb(self) -> float:
+        return self.peak / 2**20
+
+
 def measure(fn: Callable[[], object], repeats: int = 3, warmup: int = 1) -> dict:
     """Median seconds over ``repeats`` calls (after ``warmup``) and peak RSS during them."""
     for _ in range(warmup):

@@ -16,13 +16,14 @@ Two modes:
 
 - ``--strategy NAME`` (default ``refine``): repeats in this process, as before.
 - ``--strategies all`` or ``--strategies a,b,c``: every strategy in a fresh subprocess, so that
-  its peak RSS (``VmHWM``: the process's high-water mark, features and head included) is its
-  own; a table of time and peak RSS per strategy, marked against ``--max-seconds`` and
+  its peak memory is its own: the larger of ``VmHWM`` (the process's high-water mark, features
+  and head included) and the peak summed PSS of the process and its forked draw workers
+  (``_common.TreePSS``: shared pages counted once); a table of time and peak RSS per strategy, marked against ``--max-seconds`` and
   ``--max-gb`` (issue 21 at N = 1 000 000: 60 s and 8 GB). A strategy still running after
   ``--timeout`` seconds is stopped and reported as such.
 
-``refine select`` runs Refine's filtering draws in one thread per CPU core, each with one BLAS
-thread (``--jobs``; the batch does not depend on it). ``--jobs 1`` measures the serial path,
+``refine select`` runs Refine's filtering draws in one worker per CPU core (forked processes on
+Linux, ``parallel_backend``), each with one BLAS thread (``--jobs``; the batch does not depend on it). ``--jobs 1`` measures the serial path,
 where BLAS and torch use their default thread pools.
 
 Each line also says whether the strategy used its large-pool rule (``trace["large_pool"]``: a
@@ -50,7 +51,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import machine_header, measure
+from _common import TreePSS, machine_header, measure
 
 from refine.cli import parse_params
 from refine.datasets import load_dataset
@@ -145,11 +146,12 @@ def child_main(args: argparse.Namespace) -> None:
         import torch
 
         torch.set_num_threads(args.torch_threads)
-    out = select_once(args.base, args.copy, args, args.strategy, params)
+    with TreePSS() as tree:  # the forked draw workers' own memory too
+        out = select_once(args.base, args.copy, args, args.strategy, params)
     rec = out["record"]
     trace = rec.get("trace") or {}
     large = trace.get("large_pool")
-    peak_kb = peak_rss_kb()
+    peak_kb = max(peak_rss_kb(), tree.peak / 1024)
     print(
         "RESULT "
         + json.dumps(
@@ -282,7 +284,7 @@ def main() -> None:
     )
     ap.add_argument("--param", action="append", help="strategy parameter KEY=VALUE")
     ap.add_argument("--epochs", type=int, default=200, help="head epochs (paper: 200)")
-    ap.add_argument("--jobs", type=int, default=None, help="filtering threads (default: cores)")
+    ap.add_argument("--jobs", type=int, default=None, help="filtering workers (default: cores)")
     ap.add_argument("--repeats", type=int, default=1)
     ap.add_argument("--warmup", type=int, default=0)
     ap.add_argument("--seed", type=int, default=7, help="selection seed")
