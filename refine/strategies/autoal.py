@@ -255,15 +255,33 @@ class _AutoALBase(Strategy):
         num_q: int,
         root: np.random.SeedSequence,
         *key: int | str,
+        reuse: dict | None = None,
     ) -> np.ndarray:
-        """The 0/1 matrix: ``M[i, s] = 1`` where strategy ``s`` picks ``rows[i]`` (``rows`` sorted)."""
+        """The 0/1 matrix: ``M[i, s] = 1`` where strategy ``s`` picks ``rows[i]`` (``rows`` sorted).
+
+        ``reuse`` (a dict kept by the caller across calls on one context): a ``direct_rng``
+        strategy (Margin, MaxHerding, UHerding) that drew no random number for these rows picks
+        the same rows whatever its generator (the premise :mod:`refine.strategies.filtering`
+        reuses too, tested there), so its picks are kept and not recomputed when the same rows
+        come again with another generator (the published code rescores on every bilevel step).
+        """
         marks = np.zeros((rows.size, len(strategies)), dtype=np.float64)
+        n_pick = min(num_q, rows.size)
+        rows_key = (n_pick, rows.tobytes())
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", SmallPoolWarning)
             for j, strat in enumerate(strategies):
+                cached = reuse.get((j, rows_key)) if reuse is not None else None
+                if cached is not None:
+                    marks[cached, j] = 1.0
+                    continue
                 rng = child_rng(root, *key, "strategy", j)
-                picked = strat.select(ctx, rows, min(num_q, rows.size), rng)
-                marks[np.searchsorted(rows, picked), j] = 1.0
+                before = rng.bit_generator.state if strat.direct_rng else None
+                picked = strat.select(ctx, rows, n_pick, rng)
+                pos = np.searchsorted(rows, picked)
+                marks[pos, j] = 1.0
+                if reuse is not None and before is not None and rng.bit_generator.state == before:
+                    reuse[(j, rows_key)] = pos
         return marks
 
     def _scores(self, marks: np.ndarray, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -370,11 +388,14 @@ class _AutoALBase(Strategy):
         key: tuple,
     ) -> Callable[[np.ndarray, int], np.ndarray]:
         cache: dict[tuple, np.ndarray] = {}
+        direct: dict[tuple, np.ndarray] = {}  # rng-free picks (_marks): the same on every step
 
         def marks_for(rows: np.ndarray, step: int) -> np.ndarray:
             num_q = self._num_q(rows.size, batch_size)
             if self.rescore == "step":  # published: the strategies run again on every step
-                return self._marks(strategies, sctx, rows, num_q, root, *key, "marks", step)
+                return self._marks(
+                    strategies, sctx, rows, num_q, root, *key, "marks", step, reuse=direct
+                )
             k = tuple(rows.tolist())
             if k not in cache:
                 cache[k] = self._marks(strategies, sctx, rows, num_q, root, *key, "marks", step)

@@ -339,6 +339,40 @@ def test_rescore_batch_runs_the_strategies_once_per_batch():
         assert len(calls) == n_bilevel_calls + 1
 
 
+def test_rng_free_picks_are_kept_across_steps_with_the_batches_of_recomputing(monkeypatch):
+    """rescore="step": Margin, MaxHerding and UHerding, which draw no random number here, are
+    computed once per (rows, picks) and reused on the later steps; the batches, traces and nets
+    are those of recomputing them on every step (direct_rng switched off)."""
+    from refine.strategies import margin, maxherding, uherding
+
+    calls = []
+
+    class CountingMargin(margin.MarginSampling):
+        def _select(self, ctx, candidates, batch_size, rng):
+            calls.append(candidates.size)
+            return super()._select(ctx, candidates, batch_size, rng)
+
+    ctx, cand = make_context(seed=2, n_labeled=20)
+    members = ["random", CountingMargin(), "maxherding", "uherding", "typiclust"]
+    kw = dict(strategies=members, first_cycle_repeats=1, **FAST["autoal-original"])
+    reused = AutoALOriginal(**kw)
+    batch = reused.select(ctx, cand, 10, np.random.default_rng(0))
+    # one pair of 10: one bilevel computation (then reused) and the final scoring
+    assert calls == [10, cand.size]
+    for cls in (CountingMargin, maxherding.MaxHerding, uherding.UHerding):
+        monkeypatch.setattr(cls, "direct_rng", False)
+    calls.clear()
+    recomputed = AutoALOriginal(**kw)
+    np.testing.assert_array_equal(batch, recomputed.select(ctx, cand, 10, np.random.default_rng(0)))
+    assert len(calls) == len([*range(27, 36, 3)]) + 12 + 1  # every SearchNet/FitNet step
+    assert reused.trace_ == recomputed.trace_ and reused.history_ == recomputed.history_
+    for net in ("search", "fit", "loss"):
+        for p, q in zip(
+            reused.nets_[net].parameters(), recomputed.nets_[net].parameters(), strict=True
+        ):
+            assert torch.equal(p, q)
+
+
 # ---------------------------------------------------------------------- resume after SIGKILL
 KILL_SCRIPT = textwrap.dedent(
     """
