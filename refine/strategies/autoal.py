@@ -256,6 +256,7 @@ class _AutoALBase(Strategy):
         root: np.random.SeedSequence,
         *key: int | str,
         reuse: dict | None = None,
+        known: dict[int, np.ndarray] | None = None,
     ) -> np.ndarray:
         """The 0/1 matrix: ``M[i, s] = 1`` where strategy ``s`` picks ``rows[i]`` (``rows`` sorted).
 
@@ -264,6 +265,8 @@ class _AutoALBase(Strategy):
         the same rows whatever its generator (the premise :mod:`refine.strategies.filtering`
         reuses too, tested there), so its picks are kept and not recomputed when the same rows
         come again with another generator (the published code rescores on every bilevel step).
+        ``known``: strategy position → positions of its picks, computed beforehand (the batched
+        draws of :class:`_StepMarks`) with the generator this call would give it.
         """
         marks = np.zeros((rows.size, len(strategies)), dtype=np.float64)
         n_pick = min(num_q, rows.size)
@@ -272,6 +275,8 @@ class _AutoALBase(Strategy):
             warnings.simplefilter("ignore", SmallPoolWarning)
             for j, strat in enumerate(strategies):
                 cached = reuse.get((j, rows_key)) if reuse is not None else None
+                if known is not None and j in known:
+                    cached = known[j]
                 if cached is not None:
                     marks[cached, j] = 1.0
                     continue
@@ -319,6 +324,10 @@ class _AutoALBase(Strategy):
             scheds[name] = torch.optim.lr_scheduler.CosineAnnealingLR(opts[name], T_max=t_max)
         start = int(self.search_start)
         sign = 1.0 if self.search_objective == "minimize" else -1.0
+        prepare = getattr(marks_for, "prepare", None)
+        if prepare is not None:  # the steps that score: SearchNet's after start, every FitNet's
+            prepare([t for t in range(steps) if t % 3 == 2 or (t % 3 == 0 and t > start)],
+                    batch_for_step)  # fmt: skip
         for step in range(steps):
             kind = step % 3  # 0: SearchNet, 1: LossNet, 2: FitNet
             if kind in (0, 1) and step <= start:
@@ -386,22 +395,8 @@ class _AutoALBase(Strategy):
         batch_size: int,
         root: np.random.SeedSequence,
         key: tuple,
-    ) -> Callable[[np.ndarray, int], np.ndarray]:
-        cache: dict[tuple, np.ndarray] = {}
-        direct: dict[tuple, np.ndarray] = {}  # rng-free picks (_marks): the same on every step
-
-        def marks_for(rows: np.ndarray, step: int) -> np.ndarray:
-            num_q = self._num_q(rows.size, batch_size)
-            if self.rescore == "step":  # published: the strategies run again on every step
-                return self._marks(
-                    strategies, sctx, rows, num_q, root, *key, "marks", step, reuse=direct
-                )
-            k = tuple(rows.tolist())
-            if k not in cache:
-                cache[k] = self._marks(strategies, sctx, rows, num_q, root, *key, "marks", step)
-            return cache[k]
-
-        return marks_for
+    ) -> _StepMarks:
+        return _StepMarks(self, strategies, sctx, batch_size, root, key)
 
     @staticmethod
     def _scoring_context(
@@ -506,6 +501,60 @@ class _AutoALBase(Strategy):
 
     def _search(self, ctx, strategies, first, second, X, y, batch_size, root, history) -> dict:
         raise NotImplementedError
+
+
+class _StepMarks:
+    """The marks of a bilevel run's steps: ``marks(sorted_rows, step)``, the strategies' 0/1 matrix.
+
+    ``rescore="batch"``: computed once per row set. ``rescore="step"`` (published): the
+    strategies run again on every step with the step's generators, except that the picks of a
+    ``direct_rng`` strategy that drew nothing are kept (:meth:`_AutoALBase._marks`). The marks
+    do not depend on the networks, only on the rows and the generators, so :meth:`prepare`
+    computes the steps' picks of a ``batched_draws`` strategy (TypiClust: its k-means++
+    seedings side by side) in one :meth:`Strategy.select_draws` call, which gives the batches
+    and generator states of one call per step.
+    """
+
+    def __init__(self, owner, strategies, sctx, batch_size, root, key):
+        self.owner, self.strategies, self.sctx = owner, strategies, sctx
+        self.batch_size, self.root, self.key = batch_size, root, key
+        self.cache: dict[tuple, np.ndarray] = {}
+        self.direct: dict[tuple, np.ndarray] = {}
+        self.known: dict[int, dict[int, np.ndarray]] = {}  # step → {strategy: positions}
+
+    def prepare(self, steps: list[int], batch_for_step: Callable[[int], np.ndarray]) -> None:
+        batched = [j for j, st in enumerate(self.strategies) if st.batched_draws]
+        if self.owner.rescore != "step" or not batched or len(steps) < 2:
+            return
+        subsets = [np.sort(batch_for_step(t)) for t in steps]
+        for j in batched:
+            by_size: dict[int, list[int]] = {}
+            for pos, rows in enumerate(subsets):
+                n_pick = min(self.owner._num_q(rows.size, self.batch_size), rows.size)
+                by_size.setdefault(n_pick, []).append(pos)
+            for n_pick, group in by_size.items():
+                rngs = [
+                    child_rng(self.root, *self.key, "marks", steps[p], "strategy", j) for p in group
+                ]
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", SmallPoolWarning)
+                    picks = self.strategies[j].select_draws(
+                        self.sctx, [subsets[p] for p in group], n_pick, rngs
+                    )
+                for p, picked in zip(group, picks, strict=True):
+                    pos = np.searchsorted(subsets[p], picked)
+                    self.known.setdefault(steps[p], {})[j] = pos
+
+    def __call__(self, rows: np.ndarray, step: int) -> np.ndarray:
+        owner = self.owner
+        num_q = owner._num_q(rows.size, self.batch_size)
+        args = (self.strategies, self.sctx, rows, num_q, self.root, *self.key, "marks", step)
+        if owner.rescore == "step":  # published: the strategies run again on every step
+            return owner._marks(*args, reuse=self.direct, known=self.known.pop(step, None))
+        k = tuple(rows.tolist())
+        if k not in self.cache:
+            self.cache[k] = owner._marks(*args)
+        return self.cache[k]
 
 
 @register_strategy

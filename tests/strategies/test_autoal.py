@@ -373,6 +373,41 @@ def test_rng_free_picks_are_kept_across_steps_with_the_batches_of_recomputing(mo
             assert torch.equal(p, q)
 
 
+@pytest.mark.parametrize("name", ["autoal", "autoal-original"])
+def test_typiclusts_step_marks_in_one_call_give_the_batches_of_one_call_per_step(monkeypatch, name):
+    """rescore="step": TypiClust's picks for all scoring steps of a bilevel run come from one
+    select_draws call (its seedings side by side); batches, traces and nets equal one select per
+    step (batched_draws switched off)."""
+    from refine.strategies import typiclust
+
+    seen = []
+    real = typiclust.TypiClust.select_draws
+
+    def spy(self, ctx, subsets, batch_size, rngs):
+        seen.append(len(subsets))
+        return real(self, ctx, subsets, batch_size, rngs)
+
+    monkeypatch.setattr(typiclust.TypiClust, "select_draws", spy)
+    ctx, cand = make_context(seed=4, n_labeled=24)
+    kw = dict(strategies=["random", "typiclust", "margin"], rescore="step", **FAST[name])
+    if name == "autoal-original":
+        kw["first_cycle_repeats"] = 1
+    together = make_strategy(name, **kw)
+    batch = together.select(ctx, cand, 10, np.random.default_rng(3))
+    assert seen and all(n > 1 for n in seen)
+    monkeypatch.setattr(typiclust.TypiClust, "batched_draws", False)
+    seen.clear()
+    alone = make_strategy(name, **kw)
+    np.testing.assert_array_equal(batch, alone.select(ctx, cand, 10, np.random.default_rng(3)))
+    assert seen == []
+    assert together.trace_ == alone.trace_ and together.history_ == alone.history_
+    for net in ("search", "fit", "loss"):
+        for p, q in zip(
+            together.nets_[net].parameters(), alone.nets_[net].parameters(), strict=True
+        ):
+            assert torch.equal(p, q)
+
+
 # ---------------------------------------------------------------------- resume after SIGKILL
 KILL_SCRIPT = textwrap.dedent(
     """
