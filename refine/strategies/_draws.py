@@ -7,9 +7,9 @@ the draws gives the same batches; only the speed differs.
 ``"threads"``
     A thread pool in this process; every library thread pool limited to one thread meanwhile.
     Cheap to start, shares every memoised model output, but the draws' Python code (greedy loops,
-    per-step bookkeeping) holds the interpreter lock: on 2 cores two threads gave 1.24–1.5× over
-    the serial query where two processes running the same work at once each ran at full speed
-    (REPRODUCING.md, "Parallel draws").
+    per-step bookkeeping) holds the interpreter lock: at Tiny-ImageNet scale on 2 cores, two
+    threads gave 1.08× over the serial query where forked processes gave 1.32× (session 12;
+    REPRODUCING.md, "Run times").
 ``"processes"``
     Worker processes forked once per filtering call, after the selection context is prepared:
     they inherit the pool features and the context's memoised outputs copy-on-write (nothing is
